@@ -1,0 +1,206 @@
+// fat16.h - the one public header of BareFlow's FAT16 file system library.
+//
+// Used by the BareFlow kernel (freestanding: no libc, no allocation, no globals)
+// and by host tests/fuzzers. All state lives in a `Fat16` struct the caller owns;
+// open files are plain `Fat16File` values the caller stores (e.g. one per fd).
+//
+// Conventions
+// - Sectors are 512 bytes. The block device is reached only through the three
+//   callbacks in Fat16BlockDevice; each returns 0 on success, negative on error.
+// - Paths are absolute or relative to the root, '/'-separated, case-insensitive
+//   (FAT semantics). "." and ".." components are accepted. Empty components
+//   ("//") are skipped. A path of "" or "/" names the root directory.
+// - Every function returns 0 (or a byte count) on success and a negative Linux
+//   errno value on failure (FAT16_ENOENT == -ENOENT == -2, ...), so the kernel
+//   can return it from a syscall unchanged. fat16_strerror() names it.
+//   A corrupted file system gives FAT16_EUCLEAN (-117, "structure needs
+//   cleaning") or FAT16_EIO, with a human readable reason in fs->error.
+// - Names: long file names (VFAT LFN) are read and written. A name that is a
+//   valid upper-case 8.3 name is stored as a plain short entry; any other name
+//   gets LFN entries plus a generated short alias ("NAME~1.EXT").
+//   Names longer than 255 UTF-16 units -> FAT16_ENAMETOOLONG. Characters are
+//   taken as bytes (ASCII/Latin-1); bytes '\\' ':' '*' '?' '"' '<' '>' '|' and
+//   control characters are rejected with FAT16_EINVAL.
+// - File sizes are limited to 0xFFFFFFFF bytes (FAT16_EFBIG beyond).
+//
+// Crash safety (see the comment at the top of fat16.cpp for the scheme):
+// every call leaves the on-disk file system consistent (fsck.fat -n clean) at
+// each sector-write boundary, and a rename that replaces an existing file is a
+// single directory-sector write, so write-temp / fsync / rename gives "old or
+// new content" after a power cut. fat16_fsync()/fat16_sync() only need to
+// flush the device's write cache; the library writes through (its sector cache
+// is a read cache) and calls dev->flush itself where ordering matters.
+//
+// Handles: a Fat16File remembers where its directory entry lives. If that
+// entry is renamed or deleted by another path operation while the handle is
+// open, further writes through the handle return FAT16_ESTALE instead of
+// corrupting the new entry (reads keep working on the cached chain).
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+// ---- error codes: negative Linux errno values ------------------------------
+enum : int {
+  FAT16_OK = 0,
+  FAT16_EPERM = -1,
+  FAT16_ENOENT = -2,
+  FAT16_EIO = -5,
+  FAT16_EBADF = -9,
+  FAT16_EBUSY = -16,          // e.g. removing or renaming the root
+  FAT16_EEXIST = -17,
+  FAT16_ENOTDIR = -20,
+  FAT16_EISDIR = -21,
+  FAT16_EINVAL = -22,
+  FAT16_EFBIG = -27,
+  FAT16_ENOSPC = -28,
+  FAT16_ENAMETOOLONG = -36,
+  FAT16_ENOTEMPTY = -39,
+  FAT16_ESTALE = -116,
+  FAT16_EUCLEAN = -117,       // corrupted file system; see fs->error
+};
+
+// ---- open flags: same bit values as Linux open(2), other bits are ignored --
+enum : uint32_t {
+  FAT16_O_CREAT = 0100,
+  FAT16_O_EXCL = 0200,
+  FAT16_O_TRUNC = 01000,
+  FAT16_O_DIRECTORY = 0200000,
+};
+
+enum : uint32_t {
+  FAT16_SECTOR_SIZE = 512,
+  FAT16_CACHE_SECTORS = 8,    // fixed read cache inside Fat16
+  FAT16_NAME_MAX = 255,       // bytes of a name, without the terminating 0
+};
+
+// A 512-byte-sector block device. `read`/`write` move `count` whole sectors
+// starting at `lba` (absolute on the device). `flush` makes all completed
+// writes durable (virtio-blk FLUSH); it may be null if writes are durable on
+// completion. `sector_count` is the device size, 0 if unknown (then only the
+// partition table / BPB bound the volume).
+struct Fat16BlockDevice {
+  void* ctx;
+  int (*read)(void* ctx, uint64_t lba, uint32_t count, void* buf);
+  int (*write)(void* ctx, uint64_t lba, uint32_t count, const void* buf);
+  int (*flush)(void* ctx);
+  uint64_t sector_count;
+};
+
+// One cached sector. Internal, but visible so Fat16 can be a plain value.
+struct Fat16CacheSlot {
+  uint64_t lba;      // absolute device LBA; valid only if `valid`
+  uint32_t stamp;    // LRU stamp
+  uint8_t valid;
+  uint8_t data[FAT16_SECTOR_SIZE];
+};
+
+// The mounted volume. Treat as opaque; fill it with fat16_mount().
+struct Fat16 {
+  const Fat16BlockDevice* dev;
+  uint64_t part_lba;         // first sector of the volume on the device
+  uint32_t total_sectors;    // sectors in the volume
+  uint32_t fat_lba;          // first FAT, relative to part_lba
+  uint32_t fat_sectors;      // sectors per FAT
+  uint32_t root_lba;         // root directory, relative to part_lba
+  uint32_t root_entries;     // slots in the fixed root directory
+  uint32_t data_lba;         // cluster 2, relative to part_lba
+  uint32_t cluster_count;    // data clusters; valid cluster numbers: 2..cluster_count+1
+  uint32_t sectors_per_cluster;
+  uint32_t bytes_per_cluster;
+  uint8_t num_fats;
+  uint8_t mounted;
+  uint16_t next_free_hint;   // where the free-cluster search starts
+  uint32_t stamp;            // LRU clock for the cache
+  const char* error;         // static message for the last error, never null after mount
+  Fat16CacheSlot cache[FAT16_CACHE_SECTORS];
+};
+
+// An open file or directory. Plain data: copy it, store it per fd.
+struct Fat16File {
+  uint32_t dirent_lba;       // sector holding the short entry (rel. to part); 0 = root dir
+  uint16_t dirent_index;     // entry index within that sector (0..15)
+  uint16_t first_cluster;    // 0 = empty file (or the root directory)
+  uint32_t size;             // bytes (0 for directories)
+  uint8_t is_dir;
+  uint8_t short_name[11];    // to detect a stale handle
+  uint16_t hint_cluster;     // cluster holding byte offset hint_index*cluster_size,
+  uint32_t hint_index;       //   speeds up sequential access; 0/0 = no hint
+};
+
+struct Fat16Stat {
+  uint32_t size;             // bytes; 0 for directories
+  uint8_t is_dir;
+  uint8_t attr;              // raw FAT attribute byte
+  uint16_t first_cluster;
+  uint64_t ino;              // stable while the entry is not moved: (dirent_lba<<4)|index, root = 1
+  int64_t mtime;             // seconds since 1970 (FAT local time taken as UTC); 0 if unset
+};
+
+struct Fat16DirEntry {
+  char name[FAT16_NAME_MAX + 1];   // long name if present, else the 8.3 name; 0-terminated
+  uint8_t is_dir;
+  uint32_t size;
+  uint64_t ino;
+};
+
+// Mount the FAT16 volume on `dev`: the first MBR partition of type 0x04, 0x06
+// or 0x0E, or, if sector 0 is itself a FAT16 boot sector, the whole device.
+// Validates the BPB (signature, geometry, FAT16 cluster count, FAT media byte)
+// and fails with FAT16_EUCLEAN/FAT16_EIO and a message in fs->error.
+int fat16_mount(Fat16* fs, const Fat16BlockDevice* dev);
+
+// Flush the device cache. The Fat16 holds no dirty data; unmounting is just
+// this plus forgetting the struct.
+int fat16_sync(Fat16* fs);
+
+// Open `path`. `flags`: FAT16_O_CREAT (create an empty file if missing),
+// FAT16_O_EXCL (with O_CREAT: fail with EEXIST if it exists), FAT16_O_TRUNC
+// (truncate a regular file to 0), FAT16_O_DIRECTORY (fail with ENOTDIR unless
+// a directory). Directories open fine without O_DIRECTORY (for readdir).
+int fat16_open(Fat16* fs, const char* path, uint32_t flags, Fat16File* out);
+
+// Read up to `len` bytes at `offset`. Returns bytes read (0 at/after EOF).
+// FAT16_EISDIR on a directory.
+int64_t fat16_read(Fat16* fs, Fat16File* f, uint64_t offset, void* buf, size_t len);
+
+// Write `len` bytes at `offset`, growing the file (a gap reads as zeros).
+// Returns bytes written (== len) or a negative error; on FAT16_ENOSPC nothing
+// is written. Updates the size in the directory entry before returning.
+int64_t fat16_write(Fat16* fs, Fat16File* f, uint64_t offset, const void* buf, size_t len);
+
+// Set the file size (shrink frees clusters; grow fills with zeros).
+int fat16_truncate(Fat16* fs, Fat16File* f, uint64_t size);
+
+// Make this file's data and metadata durable (flushes the device).
+int fat16_fsync(Fat16* fs, Fat16File* f);
+
+int fat16_fstat(Fat16* fs, const Fat16File* f, Fat16Stat* st);
+int fat16_stat(Fat16* fs, const char* path, Fat16Stat* st);
+
+// Create a directory (parent must exist). FAT16_EEXIST if the name exists.
+int fat16_mkdir(Fat16* fs, const char* path);
+
+// Remove a regular file (FAT16_EISDIR for a directory).
+int fat16_unlink(Fat16* fs, const char* path);
+
+// Remove an empty directory (FAT16_ENOTEMPTY otherwise, FAT16_ENOTDIR for a file).
+int fat16_rmdir(Fat16* fs, const char* path);
+
+// POSIX rename: moves `from` to `to`, atomically replacing an existing `to`
+// (file over file, or directory over empty directory). Renaming within one
+// directory onto an existing file is one sector write as far as the visible
+// name is concerned; see fat16.cpp for the exact guarantees.
+int fat16_rename(Fat16* fs, const char* from, const char* to);
+
+// Iterate a directory opened with fat16_open. `*pos` starts at 0 and is an
+// opaque cookie (slot index) to resume from (getdents64's d_off).
+// Returns 1 with *out filled, 0 at the end, or a negative error.
+// "." and ".." are not returned (the kernel can synthesise them).
+int fat16_readdir(Fat16* fs, Fat16File* dir, uint32_t* pos, Fat16DirEntry* out);
+
+// Total and free space in bytes.
+int fat16_statfs(Fat16* fs, uint64_t* total_bytes, uint64_t* free_bytes);
+
+// Short English name of an error code ("no such file or directory", ...).
+const char* fat16_strerror(int err);
