@@ -1,0 +1,109 @@
+/* boot.S: multiboot entry (32-bit protected mode, paging off) -> long mode.
+ * We never enable 32-bit paging (kvm-pvm triple-faults on it): PAE 4-level tables
+ * are built with paging off, then EFER.LME + CR0.PG switch straight to long mode.
+ * Boot tables map phys [0, 1 GiB) twice: identity and at the direct map base. */
+#define MB_MAGIC 0x1BADB002
+#define MB_FLAGS 0x00010003          /* page-align, memory info, a.out kludge */
+#define DIRECT_MAP_PML4 256          /* 0xffff800000000000 */
+
+.section .multiboot, "a"
+.align 4
+mb_header:
+  .long MB_MAGIC
+  .long MB_FLAGS
+  .long -(MB_MAGIC + MB_FLAGS)
+  .long mb_header                    /* header_addr */
+  .long _kernel_start                /* load_addr */
+  .long _load_end                    /* load_end_addr */
+  .long _kernel_end                  /* bss_end_addr */
+  .long _start32                     /* entry_addr */
+
+.section .text.boot, "ax"
+.code32
+.globl _start32
+_start32:
+  cli
+  cld
+  mov %eax, %edi
+  rdtsc
+  mov %eax, boot_tsc0
+  mov %edx, boot_tsc0 + 4                     /* multiboot magic -> kmain arg 0 */
+  mov %ebx, %esi                     /* multiboot info  -> kmain arg 1 */
+  mov $boot_stack_top, %esp
+  /* zero bss (loaders do, but be certain) */
+  mov %edi, %ebp                     /* (the stack lives in bss: keep magic in a register) */
+  mov $_load_end, %edi
+  mov $_kernel_end, %ecx
+  sub %edi, %ecx
+  xor %eax, %eax
+  rep stosb
+  mov %ebp, %edi
+  /* PD: 512 x 2 MiB pages covering [0, 1 GiB), present|rw|ps */
+  mov $boot_pd, %ebx
+  xor %ecx, %ecx
+1: mov %ecx, %eax
+  shl $21, %eax
+  or $0x83, %eax
+  mov %eax, (%ebx,%ecx,8)
+  inc %ecx
+  cmp $512, %ecx
+  jne 1b
+  movl $boot_pd + 3, boot_pdpt
+  movl $boot_pdpt + 3, boot_pml4
+  movl $boot_pdpt + 3, boot_pml4 + DIRECT_MAP_PML4 * 8
+  mov $boot_pml4, %eax
+  mov %eax, %cr3
+  mov %cr4, %eax
+  or $0x20, %eax                     /* PAE */
+  mov %eax, %cr4
+  mov $0xC0000080, %ecx              /* EFER: LME | NXE */
+  rdmsr
+  or $0x900, %eax
+  wrmsr
+  mov %cr0, %eax
+  or $0x80010001, %eax               /* PG | WP | PE */
+  mov %eax, %cr0
+  lgdt boot_gdt_ptr
+  ljmp $0x08, $long_entry
+
+.code64
+long_entry:
+  mov $0x10, %ax
+  mov %ax, %ds
+  mov %ax, %es
+  mov %ax, %ss
+  xor %ax, %ax
+  mov %ax, %fs
+  mov %ax, %gs
+  mov $boot_stack_top, %rsp
+  call kmain
+2: cli
+  hlt
+  jmp 2b
+
+.section .rodata
+.align 16
+boot_gdt:
+  .quad 0
+  .quad 0x00AF9A000000FFFF           /* 0x08 kernel code 64 */
+  .quad 0x00CF92000000FFFF           /* 0x10 kernel data */
+boot_gdt_ptr:
+  .word boot_gdt_ptr - boot_gdt - 1
+  .long boot_gdt
+
+.section .data
+.align 8
+.globl boot_tsc0
+boot_tsc0: .quad 0
+
+.section .bss
+.align 4096
+.globl boot_pml4
+boot_pml4: .skip 4096
+boot_pdpt: .skip 4096
+boot_pd:   .skip 4096
+.globl boot_stack_top
+boot_stack: .skip 16384
+boot_stack_top:
+
+.section .note.GNU-stack, "", @progbits

@@ -1,0 +1,360 @@
+// mm.cpp: frame allocator, page tables and user VMAs.
+#include "mm.h"
+#include "cpu.h"
+
+namespace {
+constexpr u64 PTE_P = 1, PTE_W = 2, PTE_U = 4, PTE_PS = 0x80, PTE_G = 0x100, PTE_NX = 1ul << 63;
+constexpr u64 PTE_ADDR = 0x000ffffffffff000;
+constexpr u64 PTE_HIDDEN = 0x200;   // software bit: frame kept, page not present (PROT_NONE)
+
+// ---- frames: a free list of returned frames, then bump allocation through RAM ranges.
+MemRange ranges[32];
+int nranges, cur_range;
+u64 bump, free_list, free_count, total_bytes;
+Spinlock frame_lock;
+
+u64 bump_alloc(int pages) {
+  while (cur_range < nranges) {
+    MemRange& r = ranges[cur_range];
+    u64 p = max(bump, r.base);
+    if (p + pages * PAGE <= r.end) {
+      bump = p + pages * PAGE;
+      return p;
+    }
+    cur_range++;
+  }
+  panic("out of physical memory");
+}
+
+// ---- page tables
+u64* pml4;
+Spinlock mm_lock;
+
+u64* table_at(u64 entry) { return static_cast<u64*>(p2v(entry & PTE_ADDR)); }
+
+// Returns the level-1 PTE for va, creating tables when create is set.
+// Invariant: user mappings never meet a large page (only PD0[0], the kernel, is large).
+u64* pte_walk(u64 va, bool create) {
+  u64* t = pml4;
+  for (int shift = 39; shift > 12; shift -= 9) {
+    u64& e = t[(va >> shift) & 511];
+    if (!(e & PTE_P)) {
+      if (!create) return nullptr;
+      e = frame_alloc() | PTE_P | PTE_W | PTE_U;
+    }
+    if (e & PTE_PS) return nullptr;
+    t = table_at(e);
+  }
+  return &t[(va >> 12) & 511];
+}
+
+u64 prot_bits(u32 prot) {
+  if (!prot) return 0;
+  u64 b = PTE_P | PTE_U;
+  if (prot & PROT_WRITE) b |= PTE_W;
+  if (!(prot & PROT_EXEC)) b |= PTE_NX;
+  return b;
+}
+
+void invlpg(u64 va) { asm volatile("invlpg (%0)" ::"r"(va) : "memory"); }
+
+// ---- VMAs: sorted, non-overlapping [start, end) with one protection each.
+struct Vma { u64 start, end; u32 prot; };
+constexpr int MAX_VMAS = 2048;
+Vma vmas[MAX_VMAS];
+int nvmas;
+u64 mmap_top = 0x7f0000000000;   // next top-down mmap placement
+u64 brk_base, brk_cur;
+
+int vma_index_after(u64 addr) {   // first vma with end > addr
+  int i = 0;
+  while (i < nvmas && vmas[i].end <= addr) i++;
+  return i;
+}
+
+bool vma_overlaps(u64 s, u64 e) {
+  int i = vma_index_after(s);
+  return i < nvmas && vmas[i].start < e;
+}
+
+void vma_insert_at(int i, Vma v) {
+  if (nvmas == MAX_VMAS) panic("too many memory mappings");
+  memmove(&vmas[i + 1], &vmas[i], (nvmas - i) * sizeof(Vma));
+  vmas[i] = v;
+  nvmas++;
+}
+
+void vma_erase(int i) {
+  memmove(&vmas[i], &vmas[i + 1], (nvmas - i - 1) * sizeof(Vma));
+  nvmas--;
+}
+
+// Make s and e VMA boundaries (split any VMA straddling them).
+void vma_split_at(u64 a) {
+  for (int i = 0; i < nvmas; i++) {
+    if (vmas[i].start < a && a < vmas[i].end) {
+      Vma hi{a, vmas[i].end, vmas[i].prot};
+      vmas[i].end = a;
+      vma_insert_at(i + 1, hi);
+      return;
+    }
+  }
+}
+
+Vma* vma_find(u64 addr) {
+  int i = vma_index_after(addr);
+  return i < nvmas && vmas[i].start <= addr ? &vmas[i] : nullptr;
+}
+
+// Unmap pages in [s, e): free present frames unless keep_frames.
+void unmap_pages(u64 s, u64 e) {
+  for (u64 va = s; va < e; va += PAGE) {
+    u64* pte = pte_walk(va, false);
+    if (pte && (*pte & (PTE_P | PTE_HIDDEN))) {
+      frame_free(*pte & PTE_ADDR);
+      *pte = 0;
+      invlpg(va);
+    }
+  }
+}
+
+void remove_range(u64 s, u64 e) {
+  vma_split_at(s);
+  vma_split_at(e);
+  for (int i = 0; i < nvmas;) {
+    if (vmas[i].start >= s && vmas[i].end <= e) vma_erase(i);
+    else i++;
+  }
+  unmap_pages(s, e);
+}
+
+void add_vma(u64 s, u64 e, u32 prot) { vma_insert_at(vma_index_after(s), Vma{s, e, prot}); }
+
+u64 pick_address(u64 len) {
+  mmap_top = align_down(mmap_top - len, PAGE);
+  return mmap_top;
+}
+}  // namespace
+
+// ---- frames ----------------------------------------------------------------
+
+u64 frame_alloc() {
+  u64 pa;
+  {
+    LockGuard g(frame_lock);
+    if (free_list) {
+      pa = free_list;
+      free_list = *static_cast<u64*>(p2v(pa));
+      free_count--;
+    } else {
+      pa = bump_alloc(1);
+    }
+  }
+  memset(p2v(pa), 0, PAGE);
+  return pa;
+}
+
+u64 frame_alloc_contig(int pages) {
+  u64 pa;
+  {
+    LockGuard g(frame_lock);
+    pa = bump_alloc(pages);
+  }
+  memset(p2v(pa), 0, pages * PAGE);
+  return pa;
+}
+
+void frame_free(u64 pa) {
+  LockGuard g(frame_lock);
+  *static_cast<u64*>(p2v(pa)) = free_list;
+  free_list = pa;
+  free_count++;
+}
+
+u64 mm_total_bytes() { return total_bytes; }
+
+u64 mm_free_bytes() {
+  LockGuard g(frame_lock);
+  u64 n = free_count * PAGE;
+  for (int i = cur_range; i < nranges; i++) n += ranges[i].end - max(bump, ranges[i].base);
+  return n;
+}
+
+// Builds the final tables: PML4[0] holds the kernel's 2 MiB identity page (supervisor)
+// and, later, user mappings; PML4[256..] maps all physical memory (at least 4 GiB, so
+// MMIO such as the local APIC is reachable) with 1 GiB or 2 MiB pages.
+void mm_init(const MemRange* in, int n) {
+  for (int i = 0; i < n && nranges < 32; i++) {
+    u64 b = align_up(max(in[i].base, u64(0x200000)), PAGE), e = align_down(in[i].end, PAGE);
+    if (e > b) ranges[nranges++] = MemRange{b, e};
+    if (e > b) total_bytes += e - b;
+  }
+  u64 top = 4ul << 30;
+  for (int i = 0; i < nranges; i++) top = max(top, ranges[i].end);
+  pml4 = static_cast<u64*>(p2v(frame_alloc()));
+  bool gb_pages = cpuid(0x80000001).d & (1u << 26);
+  u64 gbs = align_up(top, 1ul << 30) >> 30;
+  for (u64 g = 0; g < gbs; g++) {
+    u64& l4 = pml4[256 + g / 512];
+    if (!l4) l4 = frame_alloc() | PTE_P | PTE_W;
+    u64* pdpt = table_at(l4);
+    if (gb_pages) {
+      pdpt[g % 512] = (g << 30) | PTE_P | PTE_W | PTE_PS | PTE_NX;
+      continue;
+    }
+    u64 pd = frame_alloc();
+    u64* pdv = static_cast<u64*>(p2v(pd));
+    for (u64 j = 0; j < 512; j++) pdv[j] = ((g << 30) + (j << 21)) | PTE_P | PTE_W | PTE_PS | PTE_NX;
+    pdpt[g % 512] = pd | PTE_P | PTE_W;
+  }
+  u64* pdpt0 = static_cast<u64*>(p2v(frame_alloc()));
+  u64* pd0 = static_cast<u64*>(p2v(frame_alloc()));
+  pml4[0] = v2p(pdpt0) | PTE_P | PTE_W | PTE_U;
+  pdpt0[0] = v2p(pd0) | PTE_P | PTE_W | PTE_U;
+  pd0[0] = 0 | PTE_P | PTE_W | PTE_PS;   // kernel identity page: supervisor, executable
+  write_cr3(v2p(pml4));
+}
+
+u64 mm_pml4_phys() { return v2p(pml4); }
+
+// ---- user address space ------------------------------------------------------
+
+i64 vm_map(u64 addr, u64 len, u32 prot, bool fixed, bool noreplace) {
+  if (!len) return -22;
+  len = align_up(len, PAGE);
+  LockGuard g(mm_lock);
+  if (fixed || noreplace) {
+    if (addr & (PAGE - 1) || !user_range_ok(addr, len)) return -22;
+    if (vma_overlaps(addr, addr + len)) {
+      if (noreplace) return -17;   // EEXIST
+      remove_range(addr, addr + len);
+    }
+  } else if (!(addr && !(addr & (PAGE - 1)) && user_range_ok(addr, len) && !vma_overlaps(addr, addr + len))) {
+    addr = pick_address(len);
+  }
+  add_vma(addr, addr + len, prot);
+  return static_cast<i64>(addr);
+}
+
+i64 vm_unmap(u64 addr, u64 len) {
+  if (addr & (PAGE - 1) || !len) return -22;
+  len = align_up(len, PAGE);
+  if (!user_range_ok(addr, len)) return -22;
+  LockGuard g(mm_lock);
+  remove_range(addr, addr + len);
+  return 0;
+}
+
+i64 vm_protect(u64 addr, u64 len, u32 prot) {
+  if (addr & (PAGE - 1)) return -22;
+  len = align_up(len, PAGE);
+  if (!user_range_ok(addr, len)) return -12;
+  LockGuard g(mm_lock);
+  u64 e = addr + len;
+  for (u64 a = addr; a < e;) {   // every page must be mapped (Linux: ENOMEM)
+    Vma* v = vma_find(a);
+    if (!v) return -12;
+    a = v->end;
+  }
+  vma_split_at(addr);
+  vma_split_at(e);
+  for (int i = 0; i < nvmas; i++)
+    if (vmas[i].start >= addr && vmas[i].end <= e) vmas[i].prot = prot;
+  for (u64 va = addr; va < e; va += PAGE) {
+    u64* pte = pte_walk(va, false);
+    if (!pte || !(*pte & (PTE_P | PTE_HIDDEN))) continue;
+    // PROT_NONE keeps the frame but hides it (software bit), so contents survive.
+    *pte = (*pte & PTE_ADDR) | (prot ? prot_bits(prot) : PTE_HIDDEN);
+    invlpg(va);
+  }
+  return 0;
+}
+
+i64 vm_remap(u64 old, u64 old_len, u64 new_len, bool may_move, bool fixed, u64 new_addr) {
+  if (old & (PAGE - 1) || !new_len) return -22;
+  old_len = align_up(old_len, PAGE);
+  new_len = align_up(new_len, PAGE);
+  if (!user_range_ok(old, old_len)) return -22;
+  LockGuard g(mm_lock);
+  Vma* v = vma_find(old);
+  if (!v || v->end < old + old_len) return -14;   // EFAULT
+  u32 prot = v->prot;
+  if (!fixed && new_len <= old_len) {
+    remove_range(old + new_len, old + old_len);
+    return static_cast<i64>(old);
+  }
+  if (!fixed && !vma_overlaps(old + old_len, old + new_len) && user_range_ok(old, new_len)) {
+    vma_split_at(old);
+    add_vma(old + old_len, old + new_len, prot);   // grow in place
+    return static_cast<i64>(old);
+  }
+  if (!may_move) return -12;
+  u64 dst = fixed ? new_addr : pick_address(new_len);
+  if (fixed) {
+    if (dst & (PAGE - 1) || !user_range_ok(dst, new_len)) return -22;
+    remove_range(dst, dst + new_len);
+  }
+  for (u64 off = 0; off < min(old_len, new_len); off += PAGE) {   // move frames, not bytes
+    u64* src = pte_walk(old + off, false);
+    if (!src || !(*src & (PTE_P | PTE_HIDDEN))) continue;
+    *pte_walk(dst + off, true) = *src;
+    *src = 0;
+    invlpg(old + off);
+  }
+  remove_range(old, old + old_len);
+  add_vma(dst, dst + new_len, prot);
+  return static_cast<i64>(dst);
+}
+
+void vm_set_brk_base(u64 base) { brk_base = brk_cur = align_up(base, PAGE); }
+
+i64 vm_brk(u64 addr) {
+  u64 want = align_up(addr, PAGE);
+  if (addr < brk_base || !user_range_ok(brk_base, want - brk_base)) return static_cast<i64>(brk_cur);
+  LockGuard g(mm_lock);
+  if (want > brk_cur) {
+    if (vma_overlaps(brk_cur, want)) return static_cast<i64>(brk_cur);
+    add_vma(brk_cur, want, PROT_READ | PROT_WRITE);
+  } else if (want < brk_cur) {
+    remove_range(want, brk_cur);
+  }
+  brk_cur = want;
+  return static_cast<i64>(addr);
+}
+
+bool vm_fault(u64 addr, u64 err) {
+  if (addr >= USER_MAX || addr < USER_MIN) return false;
+  LockGuard g(mm_lock);
+  Vma* v = vma_find(addr);
+  if (!v) return false;
+  u64 va = align_down(addr, PAGE);
+  u64* pte = pte_walk(va, true);
+  if (*pte & PTE_P) {   // present: either another CPU just filled it, or a real violation
+    bool write_ok = !(err & 2) || (*pte & PTE_W);
+    bool exec_ok = !(err & 16) || !(*pte & PTE_NX);
+    return write_ok && exec_ok && (*pte & PTE_U);
+  }
+  if (!v->prot || *pte & PTE_HIDDEN) return false;
+  if ((err & 2) && !(v->prot & PROT_WRITE)) return false;
+  if ((err & 16) && !(v->prot & PROT_EXEC)) return false;
+  *pte = frame_alloc() | prot_bits(v->prot);
+  return true;
+}
+
+bool vm_copy_in(u64 uaddr, const void* src, u64 len) {
+  if (!user_range_ok(uaddr, len)) return false;
+  LockGuard g(mm_lock);
+  auto s = static_cast<const u8*>(src);
+  while (len) {
+    if (!vma_find(uaddr)) return false;
+    u64* pte = pte_walk(align_down(uaddr, PAGE), true);
+    if (!(*pte & (PTE_P | PTE_HIDDEN))) {
+      Vma* v = vma_find(uaddr);
+      *pte = frame_alloc() | (v->prot ? prot_bits(v->prot) : PTE_HIDDEN);
+    }
+    u64 off = uaddr & (PAGE - 1), n = min(len, PAGE - off);
+    memcpy(static_cast<u8*>(p2v(*pte & PTE_ADDR)) + off, s, n);
+    uaddr += n, s += n, len -= n;
+  }
+  return true;
+}

@@ -1,0 +1,39 @@
+// mm.h: physical frames, the kernel's direct map and the single user address space
+// (VMAs with lazy zero-fill, brk, mmap/munmap/mprotect/mremap).
+#pragma once
+#include "rt.h"
+
+constexpr u64 PAGE = 4096;
+constexpr u64 DIRECT_MAP = 0xffff800000000000;   // all physical memory, supervisor, NX
+constexpr u64 USER_MIN = 0x200000;                // below: the kernel's 2 MiB identity page
+constexpr u64 USER_MAX = 0x800000000000;          // canonical lower half
+constexpr u64 USER_STACK_TOP = 0x7ffffffde000;
+constexpr u64 USER_STACK_SIZE = 8ul << 20;
+
+inline void* p2v(u64 pa) { return reinterpret_cast<void*>(pa + DIRECT_MAP); }
+inline u64 v2p(const void* va) { return reinterpret_cast<u64>(va) - DIRECT_MAP; }
+
+enum Prot : u32 { PROT_NONE = 0, PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4 };
+
+// Boot: free RAM ranges [base, end) as reported by the firmware.
+struct MemRange { u64 base, end; };
+void mm_init(const MemRange* ranges, int n);
+u64 frame_alloc();                  // one zeroed 4 KiB frame; panics when out of memory
+u64 frame_alloc_contig(int pages);  // physically contiguous, zeroed
+void frame_free(u64 pa);
+u64 mm_free_bytes();
+u64 mm_total_bytes();
+
+// User address space. All functions take the mm lock. Return values < 0 are -errno.
+i64 vm_map(u64 addr, u64 len, u32 prot, bool fixed, bool noreplace);
+i64 vm_unmap(u64 addr, u64 len);
+i64 vm_protect(u64 addr, u64 len, u32 prot);
+i64 vm_remap(u64 old, u64 old_len, u64 new_len, bool may_move, bool fixed, u64 new_addr);
+i64 vm_brk(u64 addr);
+void vm_set_brk_base(u64 base);
+bool vm_fault(u64 addr, u64 err);   // demand-zero a page; false = a real fault
+// Copy into user memory through the direct map (ignores page protections, e.g. for
+// loading text or file-backed mappings). The range must lie in mapped VMAs.
+bool vm_copy_in(u64 uaddr, const void* src, u64 len);
+// Check that [p, p+len) is a user range (no overflow, below USER_MAX).
+inline bool user_range_ok(u64 p, u64 len) { return p >= USER_MIN && len <= USER_MAX && p <= USER_MAX - len; }

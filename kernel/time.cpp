@@ -1,0 +1,71 @@
+// time.cpp: TSC calibration and the RTC.
+#include "time.h"
+#include "cpu.h"
+
+extern "C" u64 boot_tsc0;
+
+namespace {
+u64 hz, realtime_base_ns;
+
+u64 calibrate_with_pit() {
+  constexpr u32 PIT_HZ = 1193182, MS = 20, LATCH = PIT_HZ * MS / 1000;
+  outb(0x61, (inb(0x61) & ~0x02) | 0x01);   // gate channel 2 on, speaker off
+  outb(0x43, 0xb0);                         // channel 2, lo/hi byte, mode 0
+  outb(0x42, LATCH & 0xff);
+  outb(0x42, LATCH >> 8);
+  u64 t0 = rdtsc();
+  while (!(inb(0x61) & 0x20)) cpu_relax();  // OUT2 goes high when the count ends
+  u64 t1 = rdtsc();
+  return (t1 - t0) * 1000 / MS;
+}
+
+u64 calibrate() {
+  if (cpuid(0).a >= 0x15) {
+    CpuidRes r = cpuid(0x15);
+    if (r.a && r.b && r.c) return u64(r.c) * r.b / r.a;
+  }
+  return calibrate_with_pit();
+}
+
+u8 cmos(u8 reg) {
+  outb(0x70, reg);
+  return inb(0x71);
+}
+
+// Days since 1970-01-01 for a proleptic Gregorian date.
+i64 days_from_civil(i64 y, u32 m, u32 d) {
+  y -= m <= 2;
+  i64 era = (y >= 0 ? y : y - 399) / 400;
+  u32 yoe = static_cast<u32>(y - era * 400);
+  u32 doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  u32 doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<i64>(doe) - 719468;
+}
+
+u64 read_rtc_ns() {
+  while (cmos(0x0a) & 0x80) cpu_relax();   // update in progress
+  u8 s = cmos(0), mi = cmos(2), h = cmos(4), d = cmos(7), mo = cmos(8), y = cmos(9), b = cmos(0x0b);
+  auto bcd = [&](u8 v) -> u32 { return (b & 4) ? v : (v & 15) + (v >> 4) * 10; };
+  bool pm = h & 0x80;
+  u32 hour = bcd(h & 0x7f);
+  if (!(b & 2) && pm) hour = (hour % 12) + 12;
+  i64 days = days_from_civil(2000 + bcd(y), bcd(mo), bcd(d));
+  return static_cast<u64>(((days * 24 + hour) * 60 + bcd(mi)) * 60 + bcd(s)) * 1000000000ul;
+}
+}  // namespace
+
+void time_init() {
+  hz = calibrate();
+  if (!hz) hz = 1000000000;
+  realtime_base_ns = read_rtc_ns() - time_mono_ns();
+}
+
+u64 tsc_hz() { return hz; }
+u64 tsc_to_ns(u64 c) { return c / hz * 1000000000ul + c % hz * 1000000000ul / hz; }   // no 128-bit division
+u64 time_mono_ns() { return tsc_to_ns(rdtsc() - boot_tsc0); }
+u64 time_real_ns() { return realtime_base_ns + time_mono_ns(); }
+
+void time_delay_ns(u64 ns) {
+  u64 end = time_mono_ns() + ns;
+  while (time_mono_ns() < end) cpu_relax();
+}
