@@ -48,6 +48,8 @@ class Tokenizer {
   // The normalised piece: the word marker is a plain space ' ' (never U+2581).
   // Throws std::out_of_range for an id outside the vocabulary.
   const std::string& piece(int id) const;
+  // The whole vocabulary, normalised as above (used by mkmodel to embed it in a GGUF).
+  const Vocab& vocab() const { return vocab_; }
 
  private:
   // Heterogeneous lookup, so encoding can search with string_views into the text.

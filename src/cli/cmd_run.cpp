@@ -1,0 +1,68 @@
+// bareflow run: stream the prompt and the generated text to stdout, figures to stderr.
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "generate/generate.h"
+#include "threads/pool.h"
+
+namespace bf::cli {
+namespace {
+
+struct RunOptions {
+  std::string model, tokenizer;
+  GenerateOptions gen;
+  int threads = 0;
+  int context = 0;
+  bool reference = false;
+};
+
+void run_command(const RunOptions& o) {
+  LoadedModel l = load_model_and_tokenizer(o.model, o.tokenizer);
+  ForwardOptions fo;
+  fo.threads = o.threads > 0 ? o.threads : ThreadPool::available_threads();
+  fo.context = o.context;
+  fo.tier = o.reference ? Tier::Reference : Tier::Parallel;
+  Forward forward(*l.model, fo);
+  GenerateResult r = generate(forward, *l.tokenizer, o.gen, [](const std::string& piece) {
+    std::fwrite(piece.data(), 1, piece.size(), stdout);
+    std::fflush(stdout);
+  });
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+
+  int evaluated = r.prompt_tokens;  // forward steps in the prompt phase
+  int decode_steps = r.generated > 0 ? r.generated - 1 : 0;
+  std::fprintf(stderr, "\nload time:   %8.2f ms\n", l.seconds * 1e3);
+  std::fprintf(stderr, "prompt:      %8d tokens in %8.2f ms (%8.2f tok/s)\n", evaluated, r.prompt_seconds * 1e3,
+               r.prompt_seconds > 0 ? evaluated / r.prompt_seconds : 0.0);
+  std::fprintf(stderr, "generation:  %8d tokens in %8.2f ms (%8.2f tok/s)\n", r.generated, r.generation_seconds * 1e3,
+               r.generation_seconds > 0 ? decode_steps / r.generation_seconds : 0.0);
+  std::fprintf(stderr, "threads:     %8d\n", forward.pool().size());
+  if (r.stopped_at_context) std::fprintf(stderr, "stopped:     context length %d reached\n", forward.context());
+  double peak = peak_memory_mib();
+  if (peak >= 0) std::fprintf(stderr, "peak memory: %8.1f MiB\n", peak);
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app) {
+  auto o = std::make_shared<RunOptions>();
+  CLI::App* cmd = app.add_subcommand("run", "Generate text from a prompt");
+  cmd->add_option("-m,--model", o->model, "Model file (GGUF or llama2.c .bin)")->required();
+  cmd->add_option("-z,--tokenizer", o->tokenizer, "Tokenizer (tokenizer.bin or GGUF); default: the model's own");
+  cmd->add_option("-p,--prompt", o->gen.prompt, "Prompt text");
+  cmd->add_option("-n,--n-predict", o->gen.max_new_tokens, "Tokens to generate (-1: until the context is full)")
+      ->capture_default_str();
+  cmd->add_option("--temp", o->gen.sampler.temperature, "Temperature (0 = greedy)")
+      ->check(CLI::Range(0.0f, 100.0f))->capture_default_str();
+  cmd->add_option("--top-k", o->gen.sampler.top_k, "Top-k (0 = off)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--top-p", o->gen.sampler.top_p, "Top-p nucleus (1 = off)")->check(CLI::Range(0.0f, 1.0f))->capture_default_str();
+  cmd->add_option("-s,--seed", o->gen.sampler.seed, "Random seed")->capture_default_str();
+  cmd->add_option("-t,--threads", o->threads, "Threads (default: all available)")->check(CLI::Range(0, 1024));
+  cmd->add_option("-c,--ctx-size", o->context, "Context positions to allocate (default: the model's)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--reference", o->reference, "Run the single-threaded reference kernels");
+  cmd->callback([o] { run_command(*o); });
+}
+
+}  // namespace bf::cli

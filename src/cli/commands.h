@@ -1,0 +1,30 @@
+// The bareflow subcommands. Each add_* registers one subcommand and its callback.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace bf::cli {
+
+void add_run_command(CLI::App& app);
+void add_info_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
+
+struct LoadedModel {
+  std::unique_ptr<Model> model;
+  std::optional<Tokenizer> tokenizer;
+  double seconds = 0;
+};
+
+// Loads the model and its tokenizer: `tokenizer_path` if given, else the vocabulary in
+// the model file, else tokenizer.bin beside the model. Throws InputError.
+LoadedModel load_model_and_tokenizer(const std::string& model_path, const std::string& tokenizer_path);
+
+// Peak resident memory of this process in MiB, or -1 where the system cannot say.
+double peak_memory_mib();
+
+}  // namespace bf::cli

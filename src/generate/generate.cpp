@@ -1,0 +1,64 @@
+#include "generate/generate.h"
+
+#include <chrono>
+
+#include "util/error.h"
+
+namespace bf {
+
+double now_seconds() {
+  using clock = std::chrono::steady_clock;
+  return std::chrono::duration<double>(clock::now().time_since_epoch()).count();
+}
+
+namespace {
+bool ends_sequence(const Model& m, int token) {
+  // llama2.c models delimit stories with BOS (as run.c does); GGUF models end with EOS.
+  if (m.stop_at_bos) return token == m.bos_id;
+  return token == m.eos_id || token == m.bos_id;
+}
+}  // namespace
+
+GenerateResult generate(Forward& forward, const Tokenizer& tokenizer, const GenerateOptions& options,
+                        const std::function<void(const std::string&)>& on_text) {
+  const Model& model = forward.model();
+  std::vector<int> prompt = tokenizer.encode(options.prompt, true, false);
+  GenerateResult r;
+  r.prompt_tokens = static_cast<int>(prompt.size());
+  if (r.prompt_tokens > forward.context())
+    throw InputError("prompt", std::to_string(r.prompt_tokens) + " tokens do not fit the context of " +
+                                   std::to_string(forward.context()));
+  Sampler sampler(model.config.vocab_size, options.sampler);
+  int token = prompt[0];
+  double start = now_seconds(), prompt_done = start;
+  for (int pos = 0;; ++pos) {
+    if (pos >= forward.context()) {
+      r.stopped_at_context = true;
+      break;
+    }
+    float* logits = forward.step(token, pos);
+    int next;
+    if (pos + 1 < r.prompt_tokens) {
+      next = prompt[pos + 1];
+    } else {
+      if (options.max_new_tokens >= 0 && r.generated >= options.max_new_tokens) break;
+      next = sampler.sample(logits);
+      if (r.generated == 0) prompt_done = now_seconds();
+      if (ends_sequence(model, next)) {
+        r.stopped_at_end = true;
+        break;
+      }
+      ++r.generated;
+    }
+    on_text(tokenizer.decode(token, next));
+    r.tokens.push_back(next);
+    token = next;
+  }
+  double end = now_seconds();
+  if (r.generated == 0) prompt_done = end;
+  r.prompt_seconds = prompt_done - start;
+  r.generation_seconds = end - prompt_done;
+  return r;
+}
+
+}  // namespace bf
