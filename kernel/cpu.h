@@ -32,6 +32,7 @@ struct Cpu {
   u32 apic_id;
   Tss tss;
   struct Thread* thread;   // the user thread running here
+  u64 user_rip;            // RIP of the syscall in progress (for fault reports)
 };
 
 Cpu* this_cpu();
@@ -59,4 +60,4 @@ enum Msr : u32 {
 
 void cpu_init(int id, u64 kstack_top);   // GDT, TSS, IDT, SYSCALL MSRs, FPU/vector state
 u64 cpu_xcr0();                           // the XCR0 we enabled (for logs and tests)
-[[noreturn]] void enter_user(Regs* r);    // entry.S: restore r and iretq to ring 3
+extern "C" [[noreturn]] void enter_user(Regs* r);    // entry.S: restore r and iretq to ring 3

@@ -3,6 +3,10 @@
 #include "mm.h"
 #include "serial.h"
 #include "time.h"
+#include "proc.h"
+#include "syscall.h"
+#include "vfs.h"
+#include "virtio.h"
 
 extern "C" void (*__init_array_start[])(), (*__init_array_end[])();
 
@@ -40,6 +44,87 @@ int read_memory_map(u32 magic, u32 info, MemRange* out, int cap) {
   }
   return n;
 }
+
+// The 8259 PICs: move them off the exception vectors and mask every line.
+void pic_disable() {
+  const u8 seq[][2] = {{0x20, 0x11}, {0xa0, 0x11}, {0x21, 0x20}, {0xa1, 0x28}, {0x21, 4}, {0xa1, 2},
+                       {0x21, 1}, {0xa1, 1}, {0x21, 0xff}, {0xa1, 0xff}};
+  for (auto& p : seq) outb(p[0], p[1]);
+}
+
+int blk_read(void*, uint64_t lba, uint32_t n, void* buf) { return virtio_blk_read(lba, n, buf); }
+int blk_write(void*, uint64_t lba, uint32_t n, const void* buf) { return virtio_blk_write(lba, n, buf); }
+int blk_flush(void*) { return virtio_blk_flush(); }
+int64_t blk_now(void*) { return static_cast<int64_t>(time_real_ns() / 1000000000); }
+Fat16BlockDevice disk{nullptr, blk_read, blk_write, blk_flush, 0, blk_now};
+
+[[noreturn]] void boot_fail(const char* msg) {
+  kprintf("bfk: boot failed: %s\n", msg);
+  machine_exit(EXIT_BOOT_FAILED);
+}
+
+// boot.cfg (see docs/KERNEL.md): '#' comments, "env NAME=VALUE", "cwd /dir", and one
+// command line starting with '/': the program's path, then its arguments. Arguments
+// split on blanks; double quotes group, backslash escapes the next character.
+struct BootCfg {
+  char text[4096];
+  char words[4096];
+  char* argv[64];
+  char* envp[32];
+  int argc, envc;
+  const char* cwd;
+};
+
+// Splits one command line into argv (in place into cfg.words).
+bool split_args(BootCfg& c, const char* line, usize len) {
+  static usize used = 0;
+  for (usize i = 0; i < len;) {
+    while (i < len && (line[i] == ' ' || line[i] == '\t')) i++;
+    if (i >= len) break;
+    if (c.argc == 63) return false;
+    c.argv[c.argc++] = c.words + used;
+    bool quoted = false;
+    for (; i < len && (quoted || (line[i] != ' ' && line[i] != '\t')); i++) {
+      if (line[i] == '"') { quoted = !quoted; continue; }
+      if (line[i] == '\\' && i + 1 < len) i++;
+      if (used + 2 >= sizeof c.words) return false;
+      c.words[used++] = line[i];
+    }
+    if (quoted) return false;
+    c.words[used++] = 0;
+  }
+  c.argv[c.argc] = nullptr;
+  return c.argc > 0;
+}
+
+const char* parse_boot_cfg(BootCfg& c, usize n) {
+  bool have_cmd = false;
+  for (usize i = 0; i < n;) {
+    usize e = i;
+    while (e < n && c.text[e] != '\n') e++;
+    usize end = e;
+    if (end > i && c.text[end - 1] == '\r') end--;
+    char* line = c.text + i;
+    usize len = end - i;
+    while (len && (*line == ' ' || *line == '\t')) line++, len--;
+    if (len && *line == '/') {
+      if (have_cmd) return "more than one command line (lines starting with '/')";
+      if (!split_args(c, line, len)) return "unbalanced quotes or too many arguments in the command line";
+      have_cmd = true;
+    } else if (len > 4 && !strncmp(line, "env ", 4)) {
+      if (c.envc == 31) return "too many env lines";
+      line[len] = 0;
+      c.envp[c.envc++] = line + 4;
+    } else if (len > 4 && !strncmp(line, "cwd ", 4)) {
+      line[len] = 0;
+      c.cwd = line + 4;
+    } else if (len && *line != '#') {
+      return "unrecognised line (expected '/program args', 'env NAME=VALUE', 'cwd /dir' or '# comment')";
+    }
+    i = e + 1;
+  }
+  return have_cmd ? nullptr : "no command line (a line starting with '/')";
+}
 }  // namespace
 
 extern "C" void kmain(u32 magic, u32 info) {
@@ -48,12 +133,37 @@ extern "C" void kmain(u32 magic, u32 info) {
   MemRange ram[32];
   int nram = read_memory_map(magic, info, ram, 32);
   cpu_init(0, reinterpret_cast<u64>(kstack0 + sizeof kstack0));
+  pic_disable();
   mm_init(ram, nram);
   time_init();
-  kprintf("bfk: BareFlow kernel: %lu MiB RAM, TSC %lu MHz, XCR0 0x%lx\n", mm_total_bytes() >> 20,
-          tsc_hz() / 1000000, cpu_xcr0());
-  machine_exit(0);
+  vfs_init_console();
+  if (!virtio_blk_init()) boot_fail("no disk");
+  disk.sector_count = virtio_blk_sectors();
+  if (vfs_mount(&disk) < 0) boot_fail("the disk has no usable FAT16 file system");
+  static BootCfg cfg;
+  i64 n = vfs_read_file("/boot.cfg", cfg.text, sizeof cfg.text - 1);
+  if (n < 0) boot_fail("/boot.cfg not found on the disk");
+  if (n == sizeof cfg.text - 1) boot_fail("/boot.cfg is larger than 4 KiB");
+  cfg.text[n] = 0;
+  if (const char* err = parse_boot_cfg(cfg, static_cast<usize>(n))) {
+    char msg[256];
+    ksnprintf(msg, sizeof msg, "bad /boot.cfg: %s", err);
+    boot_fail(msg);
+  }
+  if (cfg.cwd && vfs_chdir(cfg.cwd) < 0) kprintf("bfk: warning: cwd %s not found; using /\n", cfg.cwd);
+  static Regs user;
+  const char* why = "";
+  i64 r = proc_load(cfg.argv[0], cfg.argc, cfg.argv, cfg.envc, cfg.envp, &user, &why);
+  if (r < 0) {
+    char msg[400];
+    ksnprintf(msg, sizeof msg, "cannot run %s: %s (%s)", cfg.argv[0], why, fat16_strerror(static_cast<int>(r)));
+    boot_fail(msg);
+  }
+  u64 boot_ns = time_mono_ns();
+  kprintf("bfk: %lu MiB RAM, %d CPU, TSC %lu MHz, XCR0 0x%lx; starting %s after %lu.%03lu ms (TSC at entry %lu)\n",
+          mm_total_bytes() >> 20, ncpus, tsc_hz() / 1000000, cpu_xcr0(), cfg.argv[0], boot_ns / 1000000,
+          boot_ns / 1000 % 1000, boot_tsc0);
+  enter_user(&user);
 }
 
-extern "C" u64 current_user_rip() { return 0; }
-extern "C" void syscall_dispatch(Regs*) { panic("syscall"); }
+extern "C" u64 current_user_rip() { return this_cpu()->user_rip; }

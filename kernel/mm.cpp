@@ -358,3 +358,12 @@ bool vm_copy_in(u64 uaddr, const void* src, u64 len) {
   }
   return true;
 }
+
+i64 vm_discard(u64 addr, u64 len) {
+  if (addr & (PAGE - 1)) return -22;
+  len = align_up(len, PAGE);
+  if (!user_range_ok(addr, len)) return -22;
+  LockGuard g(mm_lock);
+  unmap_pages(addr, addr + len);
+  return 0;
+}

@@ -37,3 +37,4 @@ bool vm_fault(u64 addr, u64 err);   // demand-zero a page; false = a real fault
 bool vm_copy_in(u64 uaddr, const void* src, u64 len);
 // Check that [p, p+len) is a user range (no overflow, below USER_MAX).
 inline bool user_range_ok(u64 p, u64 len) { return p >= USER_MIN && len <= USER_MAX && p <= USER_MAX - len; }
+i64 vm_discard(u64 addr, u64 len);   // MADV_DONTNEED: drop pages, keep the mapping (reads as zero)

@@ -1,0 +1,60 @@
+// sys_mem.cpp: memory syscalls. Anonymous memory is demand-zeroed; private file mappings
+// are filled eagerly from the file (FAT16 has no page cache to share).
+#include "syscall.h"
+#include "uaccess.h"
+#include "vfs.h"
+
+namespace {
+constexpr u64 MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20, MAP_POPULATE = 0x8000,
+              MAP_FIXED_NOREPLACE = 0x100000;
+u8 bounce[64 * 1024];   // file -> user copies (the kernel is single-entry per syscall lock)
+
+i64 fill_from_file(File* f, u64 addr, u64 len, u64 off) {
+  u64 size = vfs_size(f);
+  for (u64 done = 0; done < len && off + done < size;) {
+    u64 n = min<u64>(min<u64>(sizeof bounce, len - done), size - off - done);
+    i64 r = vfs_read(f, bounce, n, off + done);
+    if (r <= 0) return r < 0 ? r : 0;
+    if (!vm_copy_in(addr + done, bounce, static_cast<u64>(r))) return -EFAULT;
+    done += static_cast<u64>(r);
+  }
+  return 0;
+}
+}  // namespace
+
+SYSCALL(brk) { UNUSED_ARGS; return vm_brk(a0); }
+
+SYSCALL(mmap) {
+  UNUSED_ARGS;
+  u64 addr = a0, len = a1, flags = a3, off = a5;
+  u32 prot = static_cast<u32>(a2) & 7;
+  if (!(flags & (MAP_SHARED | MAP_PRIVATE)) || !len || (off & (PAGE - 1))) return -EINVAL;
+  File* f = nullptr;
+  if (!(flags & MAP_ANONYMOUS)) {
+    f = vfs_file(static_cast<int>(a4));
+    if (!f) return -EBADF;
+    if (f->kind != FileKind::Fat) return -19;   // ENODEV
+  }
+  i64 r = vm_map(addr, len, prot, flags & MAP_FIXED, flags & MAP_FIXED_NOREPLACE);
+  if (r < 0 || !f) return r;
+  i64 e = fill_from_file(f, static_cast<u64>(r), len, off);
+  if (e < 0) {
+    vm_unmap(static_cast<u64>(r), len);
+    return e;
+  }
+  (void)MAP_POPULATE;
+  return r;
+}
+
+SYSCALL(munmap) { UNUSED_ARGS; return vm_unmap(a0, a1); }
+SYSCALL(mprotect) { UNUSED_ARGS; return vm_protect(a0, a1, static_cast<u32>(a2) & 7); }
+SYSCALL(mremap) { UNUSED_ARGS; return vm_remap(a0, a1, a2, a3 & 1, a3 & 2, a4); }
+
+SYSCALL(madvise) {
+  UNUSED_ARGS;
+  if (a2 == 4) return vm_discard(a0, a1);   // MADV_DONTNEED: later reads see zeros
+  return 0;                                  // other advice is a hint
+}
+SYSCALL(mlock) { UNUSED_ARGS; return 0; }
+SYSCALL(munlock) { UNUSED_ARGS; return 0; }
+SYSCALL(msync) { UNUSED_ARGS; return 0; }

@@ -1,0 +1,129 @@
+// virtio.cpp: one virtqueue, one request in flight, data through a DMA bounce buffer
+// (so callers may pass any kernel or user address).
+#include "virtio.h"
+#include "mm.h"
+#include "pci.h"
+
+namespace {
+enum : u16 { DEV_FEATURES = 0x00, DRV_FEATURES = 0x04, Q_ADDR = 0x08, Q_SIZE = 0x0c, Q_SEL = 0x0e,
+             Q_NOTIFY = 0x10, STATUS = 0x12, CONFIG = 0x14 };
+enum : u8 { S_ACK = 1, S_DRIVER = 2, S_DRIVER_OK = 4, S_FAILED = 128 };
+constexpr u32 F_FLUSH = 1u << 9;
+constexpr u16 D_NEXT = 1, D_WRITE = 2;
+constexpr u32 T_IN = 0, T_OUT = 1, T_FLUSH = 4;
+constexpr u32 BOUNCE_SECTORS = 128;   // 64 KiB per request
+
+struct Desc { u64 addr; u32 len; u16 flags, next; };
+struct Avail { u16 flags, idx, ring[]; };
+struct UsedElem { u32 id, len; };
+struct Used { u16 flags, idx; UsedElem ring[]; };
+struct ReqHeader { u32 type, reserved; u64 sector; };
+
+u16 io;
+u16 qsize, last_used;
+bool has_flush;
+u64 capacity;
+Desc* desc;
+Avail* avail;
+volatile Used* used;
+ReqHeader* hdr;          // hdr and status share one DMA page
+volatile u8* status;
+u8* dma;                 // BOUNCE_SECTORS * 512 bytes, physically contiguous
+Spinlock lock;
+
+// Submits the chain hdr -> [data] -> status and polls for completion.
+int submit(u32 type, u64 lba, u32 bytes) {
+  hdr->type = type, hdr->reserved = 0, hdr->sector = lba;
+  *status = 0xff;
+  desc[0] = Desc{v2p(hdr), sizeof(ReqHeader), D_NEXT, 1};
+  if (bytes) {
+    desc[1] = Desc{v2p(dma), bytes, static_cast<u16>(D_NEXT | (type == T_IN ? D_WRITE : 0)), 2};
+    desc[2] = Desc{v2p(const_cast<u8*>(status)), 1, D_WRITE, 0};
+  } else {
+    desc[0].next = 2;
+    desc[2] = Desc{v2p(const_cast<u8*>(status)), 1, D_WRITE, 0};
+  }
+  avail->ring[avail->idx % qsize] = 0;
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  avail->idx = static_cast<u16>(avail->idx + 1);
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  outw(io + Q_NOTIFY, 0);
+  while (used->idx == last_used) cpu_relax();
+  last_used++;
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  return *status == 0 ? 0 : -5;
+}
+}  // namespace
+
+bool virtio_blk_init() {
+  PciDev d;
+  if (!pci_find(0x1af4, 0x1001, &d)) {
+    kprintf("bfk: no virtio-blk disk found (attach one with -drive file=IMG,format=raw,if=virtio)\n");
+    return false;
+  }
+  u32 bar0 = pci_read32(d, 0x10);
+  if (!(bar0 & 1)) {
+    kprintf("bfk: virtio-blk BAR0 is not an I/O port BAR\n");
+    return false;
+  }
+  io = static_cast<u16>(bar0 & ~3u);
+  pci_write16(d, 0x04, static_cast<u16>(pci_read32(d, 0x04) | 0x5));   // I/O space + bus master
+  outb(io + STATUS, 0);
+  outb(io + STATUS, S_ACK | S_DRIVER);
+  has_flush = inl(io + DEV_FEATURES) & F_FLUSH;
+  outl(io + DRV_FEATURES, has_flush ? F_FLUSH : 0);
+  outw(io + Q_SEL, 0);
+  qsize = inw(io + Q_SIZE);
+  if (!qsize) {
+    outb(io + STATUS, S_FAILED);
+    kprintf("bfk: virtio-blk has no queue 0\n");
+    return false;
+  }
+  u64 avail_off = 16ul * qsize, used_off = align_up(avail_off + 6 + 2ul * qsize, PAGE);
+  u64 bytes = used_off + align_up(6 + 8ul * qsize, PAGE);
+  u64 q = frame_alloc_contig(static_cast<int>(bytes / PAGE));
+  desc = static_cast<Desc*>(p2v(q));
+  avail = static_cast<Avail*>(p2v(q + avail_off));
+  used = static_cast<Used*>(p2v(q + used_off));
+  outl(io + Q_ADDR, static_cast<u32>(q / PAGE));
+  u64 page = frame_alloc();
+  hdr = static_cast<ReqHeader*>(p2v(page));
+  status = static_cast<u8*>(p2v(page)) + 64;
+  dma = static_cast<u8*>(p2v(frame_alloc_contig(BOUNCE_SECTORS * 512 / PAGE)));
+  capacity = inl(io + CONFIG) | (u64(inl(io + CONFIG + 4)) << 32);
+  outb(io + STATUS, S_ACK | S_DRIVER | S_DRIVER_OK);
+  return true;
+}
+
+u64 virtio_blk_sectors() { return capacity; }
+
+int virtio_blk_read(u64 lba, u32 count, void* buf) {
+  LockGuard g(lock);
+  auto out = static_cast<u8*>(buf);
+  while (count) {
+    u32 n = min(count, BOUNCE_SECTORS);
+    if (lba + n > capacity || submit(T_IN, lba, n * 512) < 0) return -5;
+    memcpy(out, dma, n * 512);
+    lba += n, count -= n, out += n * 512;
+  }
+  return 0;
+}
+
+int virtio_blk_write(u64 lba, u32 count, const void* buf) {
+  LockGuard g(lock);
+  auto in = static_cast<const u8*>(buf);
+  while (count) {
+    u32 n = min(count, BOUNCE_SECTORS);
+    if (lba + n > capacity) return -5;
+    memcpy(dma, in, n * 512);
+    if (submit(T_OUT, lba, n * 512) < 0) return -5;
+    lba += n, count -= n, in += n * 512;
+  }
+  return 0;
+}
+
+int virtio_blk_flush() {
+  if (!has_flush) return 0;
+  LockGuard g(lock);
+  return submit(T_FLUSH, 0, 0);
+}
