@@ -11,8 +11,6 @@
 namespace bf {
 namespace {
 
-constexpr std::string_view kWordMarker = "\xE2\x96\x81";  // U+2581, SentencePiece's space
-
 // A run of text in a doubly linked list; merging grows the left symbol and empties the right one.
 struct Symbol {
   size_t start;
@@ -38,22 +36,6 @@ struct LowerPriority {
 };
 
 using PairQueue = std::priority_queue<Pair, std::vector<Pair>, LowerPriority>;
-
-// Spaces are the word marker; a U+2581 in the text means the same to SentencePiece.
-std::string normalise(std::string_view text, bool space_prefix) {
-  std::string out;
-  out.reserve(text.size() + 1);
-  if (space_prefix && !text.empty()) out += ' ';
-  for (size_t i = 0; i < text.size();) {
-    if (text.compare(i, kWordMarker.size(), kWordMarker) == 0) {
-      out += ' ';
-      i += kWordMarker.size();
-    } else {
-      out += text[i++];
-    }
-  }
-  return out;
-}
 
 // Length of the code point at s[i]; a byte that does not start a complete, well-formed sequence
 // stands alone (it can only become a byte token).
@@ -142,7 +124,9 @@ void Tokenizer::append_bytes(std::string_view symbol, std::vector<int>& out) con
 std::vector<int> Tokenizer::encode(std::string_view text, bool add_bos, bool add_eos) const {
   std::vector<int> out;
   if (add_bos) out.push_back(vocab_.bos_id);
-  std::string norm = normalise(text, vocab_.add_space_prefix);
+  // Spaces are the word marker; a U+2581 in the text means the same to SentencePiece.
+  bool prefix = vocab_.add_space_prefix && !text.empty();
+  std::string norm = (prefix ? " " : "") + plain_spaces(text);
   auto find = [this](std::string_view p) { return this->find(p); };
   Merger merger(norm, find, vocab_.scores);
   const std::vector<Symbol>& symbols = merger.run();

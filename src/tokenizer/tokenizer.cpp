@@ -11,22 +11,6 @@
 namespace bf {
 namespace {
 
-constexpr std::string_view kWordMarker = "\xE2\x96\x81";  // U+2581, GGUF's space
-
-std::string replace_word_markers(const std::string& piece) {
-  std::string out;
-  out.reserve(piece.size());
-  for (size_t i = 0; i < piece.size();) {
-    if (piece.compare(i, kWordMarker.size(), kWordMarker) == 0) {
-      out += ' ';
-      i += kWordMarker.size();
-    } else {
-      out += piece[i++];
-    }
-  }
-  return out;
-}
-
 int hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
@@ -87,13 +71,28 @@ void check_vocab(const Vocab& v, const std::string& source) {
 
 }  // namespace
 
+std::string Tokenizer::plain_spaces(std::string_view text) {
+  constexpr std::string_view kWordMarker = "\xE2\x96\x81";  // U+2581
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    if (text.compare(i, kWordMarker.size(), kWordMarker) == 0) {
+      out += ' ';
+      i += kWordMarker.size();
+    } else {
+      out += text[i++];
+    }
+  }
+  return out;
+}
+
 Tokenizer Tokenizer::from_vocab(Vocab vocab, const std::string& source) {
   check_vocab(vocab, source);
   return Tokenizer(std::move(vocab));
 }
 
 Tokenizer::Tokenizer(Vocab vocab) : vocab_(std::move(vocab)) {
-  for (auto& p : vocab_.pieces) p = replace_word_markers(p);
+  for (auto& p : vocab_.pieces) p = plain_spaces(p);
   if (vocab_.types.empty()) vocab_.types = infer_types(vocab_);
   byte_ids_.fill(-1);
   byte_of_.assign(vocab_.pieces.size(), -1);

@@ -60,6 +60,8 @@ class Tokenizer {
   using PieceMap = std::unordered_map<std::string, int, PieceHash, std::equal_to<>>;
 
   explicit Tokenizer(Vocab vocab);
+  // `text` with every U+2581 word marker replaced by a plain space.
+  static std::string plain_spaces(std::string_view text);
   int find(std::string_view piece) const;   // -1 when the piece cannot be produced by encoding
   void check_id(int id) const;
   void append_bytes(std::string_view symbol, std::vector<int>& out) const;
