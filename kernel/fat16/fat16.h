@@ -85,6 +85,9 @@ struct Fat16BlockDevice {
   int (*write)(void* ctx, uint64_t lba, uint32_t count, const void* buf);
   int (*flush)(void* ctx);
   uint64_t sector_count;
+  // Optional wall clock for timestamps, seconds since 1970 (UTC). Null: files
+  // get a fixed timestamp (2026-01-01 00:00).
+  int64_t (*now)(void* ctx);
 };
 
 // One cached sector. Internal, but visible so Fat16 can be a plain value.
@@ -92,6 +95,7 @@ struct Fat16CacheSlot {
   uint64_t lba;      // absolute device LBA; valid only if `valid`
   uint32_t stamp;    // LRU stamp
   uint8_t valid;
+  uint8_t dirty;     // FAT sector changed in cache, not yet written
   uint8_t data[FAT16_SECTOR_SIZE];
 };
 
