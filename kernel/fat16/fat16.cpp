@@ -261,6 +261,37 @@ int chain_seek(Fat16* fs, uint32_t first, uint32_t index, uint32_t* out) {
   return 0;
 }
 
+// Walks the whole chain from `first` (0 = empty): it must end in EOC within
+// the cluster count (so loops are found) and, if `want` != 0, have exactly
+// `want` clusters.
+int chain_check(Fat16* fs, uint32_t first, uint32_t want) {
+  if (first == 0) return want == 0 ? 0 : fail(fs, FAT16_EUCLEAN, "file has a size but no clusters");
+  if (!valid_cluster(fs, first)) return fail(fs, FAT16_EUCLEAN, "start cluster outside the FAT");
+  uint32_t c = first;
+  for (uint32_t n = 1; n <= fs->cluster_count; n++) {
+    int r = fat_next(fs, c, &c);
+    if (r < 0) return r;
+    if (r == 0) {
+      if (want && n != want) return fail(fs, FAT16_EUCLEAN, "cluster chain length does not match the file size");
+      return 0;
+    }
+    if (want && n >= want) return fail(fs, FAT16_EUCLEAN, "cluster chain longer than the file size (loop?)");
+  }
+  return fail(fs, FAT16_EUCLEAN, "cluster chain loops");
+}
+
+// Checks the chain of a directory entry: exact length for files, any for dirs.
+int entry_chain_check(Fat16* fs, const uint8_t* e) {
+  uint32_t first = ld16(e + 26);
+  if (e[11] & kAttrDir) {
+    if (first == 0) return fail(fs, FAT16_EUCLEAN, "directory entry without clusters");
+    return chain_check(fs, first, 0);
+  }
+  uint32_t size = ld32(e + 28);
+  uint32_t bpc = fs->bytes_per_cluster;
+  return chain_check(fs, first, size / bpc + (size % bpc != 0));
+}
+
 // Frees the chain starting at `first` (staged, then committed).
 int chain_free(Fat16* fs, uint32_t first) {
   uint32_t c = first;
@@ -1172,7 +1203,9 @@ int fat16_mount(Fat16* fs, const Fat16BlockDevice* dev) {
   uint8_t b[kSec];
   mcopy(b, s, kSec);
   // A FAT boot sector at LBA 0: partitionless volume.
-  if (parse_bpb(fs, b, dev->sector_count) == 0) {
+  int bpb_err = parse_bpb(fs, b, dev->sector_count);
+  const char* bpb_msg = fs->error;
+  if (bpb_err == 0) {
     fs->part_lba = 0;
   } else {
     if (b[510] != 0x55 || b[511] != 0xAA) return fail(fs, FAT16_EUCLEAN, "sector 0 is neither an MBR nor a FAT16 boot sector (no 0x55AA)");
@@ -1182,6 +1215,7 @@ int fat16_mount(Fat16* fs, const Fat16BlockDevice* dev) {
         part = b + 446 + i * 16;
         break;
       }
+    if (!part && (b[0] == 0xEB || b[0] == 0xE9)) return fail(fs, bpb_err, bpb_msg);   // a broken BPB
     if (!part) return fail(fs, FAT16_ENOENT, "no FAT16 partition (type 04/06/0E) in the MBR");
     uint64_t start = ld32(part + 8), count = ld32(part + 12);
     if (start == 0 || count == 0) return fail(fs, FAT16_EUCLEAN, "FAT16 partition has zero start or size");
@@ -1228,8 +1262,10 @@ int fat16_open(Fat16* fs, const char* path, uint32_t flags, Fat16File* out) {
     file_from_hit(w.hit, out);
     if ((flags & FAT16_O_DIRECTORY) && !out->is_dir) return fail(fs, FAT16_ENOTDIR, "not a directory");
     if (out->is_dir && !valid_cluster(fs, out->first_cluster)) return fail(fs, FAT16_EUCLEAN, "directory start cluster outside the FAT");
-    if (!out->is_dir && out->first_cluster != 0 && !valid_cluster(fs, out->first_cluster))
-      return fail(fs, FAT16_EUCLEAN, "file start cluster outside the FAT");
+    if (!out->is_dir) {
+      err = entry_chain_check(fs, w.hit.ent);
+      if (err) return err;
+    }
     if ((flags & FAT16_O_TRUNC) && !out->is_dir && out->size) return fat16_truncate(fs, out, 0);
     return 0;
   }
@@ -1448,6 +1484,8 @@ int remove_path(Fat16* fs, const char* path, bool want_dir) {
     if (r < 0) return r;
     if (r == 0) return fail(fs, FAT16_ENOTEMPTY, "directory not empty");
   }
+  err = entry_chain_check(fs, w.hit.ent);
+  if (err) return err;
   return remove_entry(fs, w.dir, w.hit);
 }
 
@@ -1572,6 +1610,9 @@ int fat16_rename(Fat16* fs, const char* from_path, const char* to_path) {
   if (err) return err;
   if (to.found && to.len == 0) return fail(fs, FAT16_EBUSY, "cannot replace this directory");
   bool src_dir = from.hit.ent[11] & kAttrDir;
+  err = entry_chain_check(fs, from.hit.ent);
+  if (!err && to.found) err = entry_chain_check(fs, to.hit.ent);
+  if (err) return err;
   if (src_dir) {
     int r = is_ancestor(fs, ld16(from.hit.ent + 26), to.dir);
     if (r < 0) return r;
