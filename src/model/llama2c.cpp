@@ -1,6 +1,7 @@
 // llama2.c checkpoints: the legacy v0 header (7 int32), v1 fp32 and v2 int8 ("ak42").
 // Every array's extent is computed in 64 bits and checked against the file size
 // before a single pointer into the file is formed.
+#include <cstdint>
 #include <cstring>
 
 #include "model/model.h"
@@ -63,6 +64,7 @@ Header read_header(const MappedFile& f) {
     if (f.size() < kV0Header) throw InputError(f.path(), "truncated llama2.c header (" + std::to_string(f.size()) + " bytes)");
     std::memcpy(h.params, f.data(), sizeof h.params);
     h.shared_classifier = h.params[5] > 0;
+    if (h.params[5] == INT32_MIN) throw InputError(f.path(), "vocabulary size " + std::to_string(h.params[5]) + " out of range");
     if (h.params[5] < 0) h.params[5] = -h.params[5];  // negative vocab marks a separate classifier
     h.header_bytes = kV0Header;
   }
