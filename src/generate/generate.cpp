@@ -46,6 +46,7 @@ GenerateResult generate(Forward& forward, const Tokenizer& tokenizer, const Gene
       if (r.generated == 0) prompt_done = now_seconds();
       if (ends_sequence(model, next)) {
         r.stopped_at_end = true;
+        r.end_token = next;
         break;
       }
       ++r.generated;

@@ -23,7 +23,8 @@ struct GenerateResult {
   int generated = 0;
   double prompt_seconds = 0;      // time to process the prompt (its last step included)
   double generation_seconds = 0;  // time for the remaining generated tokens
-  bool stopped_at_end = false;    // the model ended the sequence
+  bool stopped_at_end = false;    // the model ended the sequence with `end_token`
+  int end_token = -1;
   bool stopped_at_context = false;
 };
 

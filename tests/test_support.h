@@ -1,0 +1,81 @@
+// Helpers shared by the engine tests: where ../shared is, temp dirs, golden files.
+#pragma once
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace bf::test {
+
+inline std::string shared_dir() {
+  if (const char* env = std::getenv("BAREFLOW_SHARED"); env && *env) return env;
+  return BAREFLOW_SHARED_DIR;
+}
+
+inline std::string shared_path(const std::string& rel) { return shared_dir() + "/" + rel; }
+
+// A fresh directory removed when the test ends.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "bareflow-test-XXXXXX").string();
+    path_ = mkdtemp(tmpl.data()) ? tmpl : std::string();
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// One ../shared/golden/NAME.golden: run.c's greedy output for stories260K.
+struct Golden {
+  std::string name, prompt, text;
+  int steps = 0;
+  std::vector<int> tokens;
+};
+
+inline Golden read_golden(const std::string& path) {
+  Golden g;
+  g.name = std::filesystem::path(path).stem().string();
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto tab = line.find('\t');
+    if (tab == std::string::npos) continue;
+    std::string key = line.substr(0, tab), value = line.substr(tab + 1);
+    if (key == "prompt") g.prompt = value;
+    if (key == "steps") g.steps = std::stoi(value);
+    if (key == "tokens") {
+      std::istringstream ss(value);
+      for (int t; ss >> t;) g.tokens.push_back(t);
+    }
+    if (key == "text") {
+      for (size_t i = 0; i < value.size(); ++i) {
+        if (value[i] == '\\' && i + 1 < value.size() && value[i + 1] == 'n') {
+          g.text += '\n';
+          ++i;
+        } else {
+          g.text += value[i];
+        }
+      }
+    }
+  }
+  return g;
+}
+
+inline std::vector<std::string> golden_files() {
+  std::vector<std::string> files;
+  for (auto& e : std::filesystem::directory_iterator(shared_path("golden")))
+    if (e.path().extension() == ".golden") files.push_back(e.path().string());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+}  // namespace bf::test
