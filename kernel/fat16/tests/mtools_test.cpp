@@ -229,3 +229,46 @@ TEST_F(MtoolsTest, MountsMbrPartition) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(MtoolsTest, MkimageScriptDiskMountsAndStaysClean) {
+  std::string script = std::string(FAT16_REPO_DIR) + "/scripts/mkimage.sh";
+  WriteBytes(dir + "/prog", RandomBytes(70000, 30));
+  WriteBytes(dir + "/model", RandomBytes(1 << 20, 31));
+  std::string img = dir + "/boot.img", out;
+  ASSERT_EQ(Sh(Q(script) + " " + Q(img) + " --file " + Q(dir + "/prog") + "=/bareflow --file " + Q(dir + "/model") +
+               "=/models/stories260K.bin --mkdir /state --cmdline '/bareflow run -m /models/stories260K.bin -n 4'",
+               &out),
+            0)
+      << out;
+  // Missing input: clear message, non-zero exit.
+  EXPECT_NE(Sh(Q(script) + " " + Q(dir + "/x.img") + " --file /nonexistent=/bareflow --cmdline /bareflow", &out), 0);
+  EXPECT_NE(out.find("does not exist"), std::string::npos) << out;
+
+  MemDisk disk(ReadBytes(img));
+  Fat16 fs;
+  ASSERT_EQ(fat16_mount(&fs, disk.dev()), 0) << fs.error;
+  EXPECT_EQ(fs.part_lba, 2048u);
+  EXPECT_EQ(fs.num_fats, 1);
+  std::vector<uint8_t> got;
+  ASSERT_TRUE(LibReadAll(&fs, "/boot.cfg", &got));
+  EXPECT_EQ(std::string(got.begin(), got.end()), "/bareflow run -m /models/stories260K.bin -n 4\n");
+  ASSERT_TRUE(LibReadAll(&fs, "/bareflow", &got));
+  EXPECT_EQ(got, RandomBytes(70000, 30));
+  ASSERT_TRUE(LibReadAll(&fs, "/models/stories260K.bin", &got));
+  EXPECT_EQ(got, RandomBytes(1 << 20, 31));
+  Fat16Stat st;
+  ASSERT_EQ(fat16_stat(&fs, "/state", &st), 0);
+  EXPECT_TRUE(st.is_dir);
+  // The engine's state update, then fsck on the partition.
+  ASSERT_TRUE(LibWriteAll(&fs, "/state/snapshot.bin.tmp", RandomBytes(123456, 32)));
+  ASSERT_EQ(fat16_rename(&fs, "/state/snapshot.bin.tmp", "/state/snapshot.bin"), 0);
+  std::vector<uint8_t> part(disk.bytes.begin() + 2048 * 512, disk.bytes.end());
+  WriteBytes(dir + "/part.img", part);
+  Fsck fk = RunFsck(dir + "/part.img");
+  EXPECT_EQ(fk.rc, 0) << fk.out;
+  EXPECT_EQ(Mtype(dir + "/part.img", "/state/snapshot.bin", dir), RandomBytes(123456, 32));
+}
+
+}  // namespace
