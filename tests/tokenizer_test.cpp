@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "model/vocab_loader.h"
 #include "util/error.h"
 
 namespace bf {
@@ -222,6 +223,11 @@ TEST(Tokenizer, LlamaTestVectorsFromGgufVocab) {
   expect_vectors(llama_gguf());
 }
 
+// The same through the engine's own GGUF loader.
+TEST(Tokenizer, LlamaTestVectorsThroughVocabLoader) {
+  expect_vectors(load_tokenizer(llama_dir() + "ggml-vocab-llama-spm.gguf", 32000));
+}
+
 TEST(Tokenizer, GgufAndBinAgreeOnPieces) {
   const Tokenizer& a = llama_bin();
   const Tokenizer& b = llama_gguf();
@@ -347,6 +353,15 @@ TEST(Tokenizer, Stories260KPrompt) {
   Tokenizer tok = tiny_stories();
   EXPECT_EQ(tok.vocab_size(), 512);
   EXPECT_EQ(tok.encode("Once upon a time", true, false), (std::vector<int>{1, 403, 407, 261, 378}));
+}
+
+TEST(Tokenizer, Stories260KGgufMatchesTokenizerBin) {
+  Tokenizer bin = tiny_stories();
+  Tokenizer gguf = load_tokenizer(shared_dir() + "/models/stories260K/stories260K.gguf", 512);
+  for (int id = 3; id < 512; id++) EXPECT_EQ(gguf.piece(id), bin.piece(id)) << id;
+  for (const TestVector& v : load_test_vectors()) {
+    EXPECT_EQ(gguf.encode(v.text, true, true), bin.encode(v.text, true, true)) << escaped(v.text);
+  }
 }
 
 std::map<std::string, std::string> read_golden(const std::string& name) {

@@ -125,8 +125,9 @@ std::vector<int> Tokenizer::encode(std::string_view text, bool add_bos, bool add
   std::vector<int> out;
   if (add_bos) out.push_back(vocab_.bos_id);
   // Spaces are the word marker; a U+2581 in the text means the same to SentencePiece.
-  bool prefix = vocab_.add_space_prefix && !text.empty();
-  std::string norm = (prefix ? " " : "") + plain_spaces(text);
+  std::string norm;
+  if (vocab_.add_space_prefix && !text.empty()) norm = " ";
+  norm += plain_spaces(text);
   auto find = [this](std::string_view p) { return this->find(p); };
   Merger merger(norm, find, vocab_.scores);
   const std::vector<Symbol>& symbols = merger.run();
