@@ -105,7 +105,11 @@ part_sectors=$((disk_sectors - part_start))
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mkimage.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 part=$tmp/part.img
-mkfs.fat -F 16 -f 1 -n BAREFLOW -h "$part_start" -C "$part" $((part_sectors / 2)) >"$tmp/mkfs.log" 2>&1 ||
+# Sectors per cluster: the smallest power of two that keeps the cluster count
+# within FAT16's range (<= 65524; small disks then still have >= 4085).
+spc=1
+while [ $((part_sectors / spc)) -gt 65000 ]; do spc=$((spc * 2)); done
+mkfs.fat -F 16 -f 1 -s "$spc" -n BAREFLOW -h "$part_start" -C "$part" $((part_sectors / 2)) >"$tmp/mkfs.log" 2>&1 ||
   die "mkfs.fat failed: $(cat "$tmp/mkfs.log")"
 
 export MTOOLS_SKIP_CHECK=1 MTOOLS_NO_VFAT=0
