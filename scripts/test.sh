@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs, builds and runs every test: the Release build (engine, unikernel boot tests
+# under QEMU, FAT16), a short fuzzing pass over every parser, then the whole engine suite
+# again under ASan+UBSan. Ends with ctest's summary line.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export BAREFLOW_SHARED=${BAREFLOW_SHARED:-$root/../shared}
+bash scripts/install-deps.sh
+bash scripts/build.sh
+echo "== fuzzing every parser for ${FUZZ_SECONDS:-20} s each"
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
+echo "== ASan+UBSan build and engine tests"
+bash scripts/ci-asan.sh
+echo "== Release tests (engine, kernel boot under QEMU, FAT16)"
+ctest --test-dir build --output-on-failure -j 2
