@@ -4,7 +4,7 @@
  * Boot tables map phys [0, 1 GiB) twice: identity and at the direct map base. */
 #define MB_MAGIC 0x1BADB002
 #define MB_FLAGS 0x00010003          /* page-align, memory info, a.out kludge */
-#define DIRECT_MAP_PML4 256          /* 0xffff800000000000 */
+#define DIRECT_MAP_PML4 192          /* 0x600000000000, see mm.h */
 
 .section .multiboot, "a"
 .align 4

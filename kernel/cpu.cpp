@@ -1,5 +1,6 @@
 // cpu.cpp: per-CPU descriptor tables, SYSCALL MSRs and the vector-state setup.
 #include "cpu.h"
+#include "mm.h"
 
 extern "C" char trap_stubs[], syscall_entry[];
 

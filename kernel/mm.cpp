@@ -63,7 +63,7 @@ struct Vma { u64 start, end; u32 prot; };
 constexpr int MAX_VMAS = 2048;
 Vma vmas[MAX_VMAS];
 int nvmas;
-u64 mmap_top = 0x7f0000000000;   // next top-down mmap placement
+u64 mmap_top = 0x5f0000000000;   // next top-down mmap placement
 u64 brk_base, brk_cur;
 
 int vma_index_after(u64 addr) {   // first vma with end > addr
@@ -181,7 +181,7 @@ u64 mm_free_bytes() {
 }
 
 // Builds the final tables: PML4[0] holds the kernel's 2 MiB identity page (supervisor)
-// and, later, user mappings; PML4[256..] maps all physical memory (at least 4 GiB, so
+// and, later, user mappings; PML4[192..] (DIRECT_MAP) maps all physical memory (at least 4 GiB, so
 // MMIO such as the local APIC is reachable) with 1 GiB or 2 MiB pages.
 void mm_init(const MemRange* in, int n) {
   for (int i = 0; i < n && nranges < 32; i++) {
@@ -195,7 +195,7 @@ void mm_init(const MemRange* in, int n) {
   bool gb_pages = cpuid(0x80000001).d & (1u << 26);
   u64 gbs = align_up(top, 1ul << 30) >> 30;
   for (u64 g = 0; g < gbs; g++) {
-    u64& l4 = pml4[256 + g / 512];
+    u64& l4 = pml4[DIRECT_MAP / (512ul << 30) + g / 512];
     if (!l4) l4 = frame_alloc() | PTE_P | PTE_W;
     u64* pdpt = table_at(l4);
     if (gb_pages) {

@@ -25,7 +25,24 @@ void dump(const Regs* r, u64 cr2) {
 // The user RIP of the syscall in progress, for faults the kernel takes on user memory.
 extern "C" u64 current_user_rip();
 
+extern "C" void syscall_dispatch(Regs* r);
+
+// kvm-pvm (measured): SYSCALL jumps to LSTAR but leaves the CPU in user mode, so fetching
+// syscall_entry (a supervisor page) raises #PF from ring 3 with RIP = CR2 = syscall_entry
+// and the user's RCX/R11 intact. That fault is a syscall: serve it and return to RCX
+// with R11's flags, as the SYSCALL/iretq path does. Real CPUs and TCG never get here.
+bool syscall_via_fault(Regs* r) {
+  extern char syscall_entry[];
+  u64 entry = reinterpret_cast<u64>(syscall_entry);
+  if (r->vector != 14 || !(r->cs & 3) || r->rip != entry || read_cr2() != entry) return false;
+  r->rip = r->rcx;
+  r->rflags = (r->r11 & 0x3c7fd7) | 0x202;
+  syscall_dispatch(r);
+  return true;
+}
+
 extern "C" void trap_handler(Regs* r) {
+  if (syscall_via_fault(r)) return;
   u64 cr2 = r->vector == 14 ? read_cr2() : 0;
   if (r->vector == 14 && vm_fault(cr2, r->error)) return;
   if (r->vector >= 32) {                       // stray interrupt (everything is masked)
