@@ -11,6 +11,7 @@ constexpr u64 PTE_HIDDEN = 0x200;   // software bit: frame kept, page not presen
 MemRange ranges[32];
 int nranges, cur_range;
 u64 bump, free_list, free_count, total_bytes;
+bool fresh_ram_is_zero;   // true under a hypervisor (CPUID.1:ECX[31]): QEMU zero-fills guest RAM
 Spinlock frame_lock;
 
 u64 bump_alloc(int pages) {
@@ -138,8 +139,12 @@ u64 pick_address(u64 len) {
 
 // ---- frames ----------------------------------------------------------------
 
+// Fresh RAM is all zeros under QEMU/KVM, so frames that were never handed out are not
+// cleared there: under kvm-pvm every kernel store is emulated (~10k cycles), and clearing
+// a page costs milliseconds. Reused frames (and all frames on bare metal) are cleared.
 u64 frame_alloc() {
   u64 pa;
+  bool fresh = false;
   {
     LockGuard g(frame_lock);
     if (free_list) {
@@ -148,9 +153,10 @@ u64 frame_alloc() {
       free_count--;
     } else {
       pa = bump_alloc(1);
+      fresh = fresh_ram_is_zero;
     }
   }
-  memset(p2v(pa), 0, PAGE);
+  if (!fresh) memset(p2v(pa), 0, PAGE);
   return pa;
 }
 
@@ -160,7 +166,7 @@ u64 frame_alloc_contig(int pages) {
     LockGuard g(frame_lock);
     pa = bump_alloc(pages);
   }
-  memset(p2v(pa), 0, pages * PAGE);
+  if (!fresh_ram_is_zero) memset(p2v(pa), 0, pages * PAGE);
   return pa;
 }
 
@@ -184,6 +190,7 @@ u64 mm_free_bytes() {
 // and, later, user mappings; PML4[192..] (DIRECT_MAP) maps all physical memory (at least 4 GiB, so
 // MMIO such as the local APIC is reachable) with 1 GiB or 2 MiB pages.
 void mm_init(const MemRange* in, int n) {
+  fresh_ram_is_zero = cpuid(1).c & (1u << 31);
   for (int i = 0; i < n && nranges < 32; i++) {
     u64 b = align_up(max(in[i].base, u64(0x200000)), PAGE), e = align_down(in[i].end, PAGE);
     if (e > b) ranges[nranges++] = MemRange{b, e};
@@ -341,19 +348,42 @@ bool vm_fault(u64 addr, u64 err) {
   return true;
 }
 
+// The frame backing uaddr (allocated if needed). Caller holds mm_lock; uaddr is in a VMA.
+u64 backing_frame(u64 uaddr) {
+  u64* pte = pte_walk(align_down(uaddr, PAGE), true);
+  if (!(*pte & (PTE_P | PTE_HIDDEN))) {
+    Vma* v = vma_find(uaddr);
+    *pte = frame_alloc() | (v->prot ? prot_bits(v->prot) : PTE_HIDDEN);
+  }
+  return *pte & PTE_ADDR;
+}
+
+i64 vm_fill(u64 uaddr, u64 len, FillFn fill, void* ctx) {
+  if (!user_range_ok(uaddr, len)) return -14;
+  for (u64 done = 0; done < len;) {
+    u64 pa;
+    {
+      LockGuard g(mm_lock);
+      if (!vma_find(uaddr + done)) return -14;
+      pa = backing_frame(uaddr + done);
+    }
+    u64 off = (uaddr + done) & (PAGE - 1), n = min(len - done, PAGE - off);
+    i64 r = fill(ctx, static_cast<u8*>(p2v(pa)) + off, done, n);
+    if (r < 0) return r;
+    done += n;
+  }
+  return 0;
+}
+
 bool vm_copy_in(u64 uaddr, const void* src, u64 len) {
   if (!user_range_ok(uaddr, len)) return false;
   LockGuard g(mm_lock);
   auto s = static_cast<const u8*>(src);
   while (len) {
     if (!vma_find(uaddr)) return false;
-    u64* pte = pte_walk(align_down(uaddr, PAGE), true);
-    if (!(*pte & (PTE_P | PTE_HIDDEN))) {
-      Vma* v = vma_find(uaddr);
-      *pte = frame_alloc() | (v->prot ? prot_bits(v->prot) : PTE_HIDDEN);
-    }
+    u64 pa = backing_frame(uaddr);
     u64 off = uaddr & (PAGE - 1), n = min(len, PAGE - off);
-    memcpy(static_cast<u8*>(p2v(*pte & PTE_ADDR)) + off, s, n);
+    memcpy(static_cast<u8*>(p2v(pa)) + off, s, n);
     uaddr += n, s += n, len -= n;
   }
   return true;

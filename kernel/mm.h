@@ -38,6 +38,10 @@ bool vm_fault(u64 addr, u64 err);   // demand-zero a page; false = a real fault
 // Copy into user memory through the direct map (ignores page protections, e.g. for
 // loading text or file-backed mappings). The range must lie in mapped VMAs.
 bool vm_copy_in(u64 uaddr, const void* src, u64 len);
+// Fill user memory page by page through the direct map: fill(ctx, kernel_dst, offset, n)
+// writes n bytes (the device can DMA straight into kernel_dst). Returns 0 or fill's error.
+using FillFn = i64 (*)(void* ctx, void* dst, u64 offset, u64 n);
+i64 vm_fill(u64 uaddr, u64 len, FillFn fill, void* ctx);
 // Check that [p, p+len) is a user range (no overflow, below USER_MAX).
 inline bool user_range_ok(u64 p, u64 len) { return p >= USER_MIN && len <= USER_MAX && p <= USER_MAX - len; }
 i64 vm_discard(u64 addr, u64 len);   // MADV_DONTNEED: drop pages, keep the mapping (reads as zero)

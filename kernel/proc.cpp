@@ -23,7 +23,6 @@ constexpr u64 PIE_BASE = 0x555555554000;
 constexpr int MAX_PHDRS = 32;
 
 Thread threads[MAX_CPUS * 4];
-u8 bounce[64 * 1024];
 
 u32 seg_prot(u32 pf) { return (pf & 4 ? 1u : 0u) | (pf & 2 ? 2u : 0u) | (pf & 1 ? 4u : 0u); }
 
@@ -32,14 +31,17 @@ i64 read_exact(File* f, void* buf, u64 len, u64 off) {
   return n == static_cast<i64>(len) ? 0 : -EIO;
 }
 
+struct FileAt { File* f; u64 off; };
+
+i64 fill_exact(void* ctx, void* dst, u64 offset, u64 n) {
+  auto fa = static_cast<FileAt*>(ctx);
+  return read_exact(fa->f, dst, n, fa->off + offset);
+}
+
+// File bytes go straight from the disk into the user's frames (no kernel copy).
 i64 copy_segment(File* f, u64 dst, u64 len, u64 off) {
-  for (u64 done = 0; done < len;) {
-    u64 n = min<u64>(sizeof bounce, len - done);
-    if (read_exact(f, bounce, n, off + done) < 0) return -EIO;
-    if (!vm_copy_in(dst + done, bounce, n)) return -EFAULT;
-    done += n;
-  }
-  return 0;
+  FileAt fa{f, off};
+  return vm_fill(dst, len, fill_exact, &fa) < 0 ? -EIO : 0;
 }
 
 // Validates the header; fills phdrs. Returns 0 or -errno with *why set.

@@ -7,18 +7,21 @@
 namespace {
 constexpr u64 MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20, MAP_POPULATE = 0x8000,
               MAP_FIXED_NOREPLACE = 0x100000;
-u8 bounce[64 * 1024];   // file -> user copies (the kernel is single-entry per syscall lock)
+struct FileAt { File* f; u64 off, size; };
+
+// Fills one piece of a private file mapping; bytes past the end of the file stay zero.
+i64 fill_piece(void* ctx, void* dst, u64 offset, u64 n) {
+  auto fa = static_cast<FileAt*>(ctx);
+  u64 at = fa->off + offset;
+  if (at >= fa->size) return 0;
+  i64 r = vfs_read(fa->f, dst, min(n, fa->size - at), at);
+  return r < 0 ? r : 0;
+}
 
 i64 fill_from_file(File* f, u64 addr, u64 len, u64 off) {
-  u64 size = vfs_size(f);
-  for (u64 done = 0; done < len && off + done < size;) {
-    u64 n = min<u64>(min<u64>(sizeof bounce, len - done), size - off - done);
-    i64 r = vfs_read(f, bounce, n, off + done);
-    if (r <= 0) return r < 0 ? r : 0;
-    if (!vm_copy_in(addr + done, bounce, static_cast<u64>(r))) return -EFAULT;
-    done += static_cast<u64>(r);
-  }
-  return 0;
+  FileAt fa{f, off, vfs_size(f)};
+  if (off >= fa.size) return 0;
+  return vm_fill(addr, min(len, align_up(fa.size - off, PAGE)), fill_piece, &fa);
 }
 }  // namespace
 

@@ -19,7 +19,27 @@ u64 calibrate_with_pit() {
   return (t1 - t0) * 1000 / MS;
 }
 
+// KVM's pvclock publishes the exact TSC rate (tsc_to_system_mul, tsc_shift). Polling the
+// PIT is noisy under kvm-pvm, where every port access is emulated.
+u64 calibrate_with_kvmclock() {
+  CpuidRes sig = cpuid(0x40000000);
+  if (sig.b != 0x4b4d564b || sig.c != 0x564b4d56 || sig.d != 0x4d) return 0;   // "KVMKVMKVM\0\0\0"
+  if (!(cpuid(0x40000001).a & (1u << 3))) return 0;                          // KVM_FEATURE_CLOCKSOURCE2
+  static volatile struct { u32 version, pad; u64 tsc, system_time; u32 mul; i8 shift; u8 flags, pad2[2]; } pv
+      __attribute__((aligned(64)));
+  u64 pa = reinterpret_cast<u64>(&pv);   // identity-mapped kernel data
+  wrmsr(0x4b564d01, pa | 1);
+  for (int i = 0; i < 1000000 && !pv.mul; i++) cpu_relax();
+  u32 mul = pv.mul;
+  i8 shift = pv.shift;
+  wrmsr(0x4b564d01, 0);
+  if (!mul) return 0;
+  u64 hz = (1000000000ul << 32) / mul;
+  return shift >= 0 ? hz >> shift : hz << -shift;
+}
+
 u64 calibrate() {
+  if (u64 hz = calibrate_with_kvmclock()) return hz;
   if (cpuid(0).a >= 0x15) {
     CpuidRes r = cpuid(0x15);
     if (r.a && r.b && r.c) return u64(r.c) * r.b / r.a;

@@ -31,13 +31,24 @@ volatile u8* status;
 u8* dma;                 // BOUNCE_SECTORS * 512 bytes, physically contiguous
 Spinlock lock;
 
+// Physical address of a kernel buffer the device can use directly, or 0. Direct-map and
+// identity-mapped (< 2 MiB) kernel addresses are physically contiguous; user addresses
+// are not, so they go through the bounce buffer.
+u64 dma_address(const void* p) {
+  u64 v = reinterpret_cast<u64>(p);
+  if (v >= DIRECT_MAP && v < DIRECT_MAP + (1ul << 46)) return v - DIRECT_MAP;
+  if (v < 0x200000) return v;
+  return 0;
+}
+
 // Submits the chain hdr -> [data] -> status and polls for completion.
-int submit(u32 type, u64 lba, u32 bytes) {
+// data_pa = 0 means the bounce buffer.
+int submit(u32 type, u64 lba, u32 bytes, u64 data_pa = 0) {
   hdr->type = type, hdr->reserved = 0, hdr->sector = lba;
   *status = 0xff;
   desc[0] = Desc{v2p(hdr), sizeof(ReqHeader), D_NEXT, 1};
   if (bytes) {
-    desc[1] = Desc{v2p(dma), bytes, static_cast<u16>(D_NEXT | (type == T_IN ? D_WRITE : 0)), 2};
+    desc[1] = Desc{data_pa ? data_pa : v2p(dma), bytes, static_cast<u16>(D_NEXT | (type == T_IN ? D_WRITE : 0)), 2};
     desc[2] = Desc{v2p(const_cast<u8*>(status)), 1, D_WRITE, 0};
   } else {
     desc[0].next = 2;
@@ -99,6 +110,10 @@ u64 virtio_blk_sectors() { return capacity; }
 
 int virtio_blk_read(u64 lba, u32 count, void* buf) {
   LockGuard g(lock);
+  if (u64 pa = dma_address(buf); pa && count <= (1u << 20)) {   // straight into the caller's memory
+    if (lba + count > capacity) return -5;
+    return submit(T_IN, lba, count * 512, pa);
+  }
   auto out = static_cast<u8*>(buf);
   while (count) {
     u32 n = min(count, BOUNCE_SECTORS);
@@ -111,6 +126,10 @@ int virtio_blk_read(u64 lba, u32 count, void* buf) {
 
 int virtio_blk_write(u64 lba, u32 count, const void* buf) {
   LockGuard g(lock);
+  if (u64 pa = dma_address(buf); pa && count <= (1u << 20)) {
+    if (lba + count > capacity) return -5;
+    return submit(T_OUT, lba, count * 512, pa);
+  }
   auto in = static_cast<const u8*>(buf);
   while (count) {
     u32 n = min(count, BOUNCE_SECTORS);

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Boots a BareFlow disk image in QEMU with the BareFlow kernel and returns the guest
+# program's exit status.
+#
+# usage: scripts/boot.sh IMAGE [--smp N] [--timeout S] [--mem MiB] [--kernel FILE] [--accel kvm|tcg]
+#
+#   The program's stdout (COM1) goes to stdout; its stderr and the kernel's messages
+#   (COM2) go to stderr. KVM is used when /dev/kvm actually works (probed by booting the
+#   kernel once), else TCG with -cpu max. Override with --accel or BAREFLOW_ACCEL.
+#   Exit status: the program's status; 124 timeout; 125 kernel panic or guest reset;
+#   126 boot failure (no disk, bad boot.cfg, program missing or not loadable);
+#   139 the program crashed (CPU exception); 2 usage errors.
+set -uo pipefail
+
+die() { echo "boot.sh: $*" >&2; exit 2; }
+[ $# -ge 1 ] || die "usage: boot.sh IMAGE [--smp N] [--timeout S] [--mem MiB] [--kernel FILE] [--accel kvm|tcg]"
+image=$1; shift
+smp=1 timeout_s=600 mem=1024 kernel=${BAREFLOW_KERNEL_ELF:-} accel=${BAREFLOW_ACCEL:-}
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --smp) smp=$2; shift 2 ;;
+    --timeout) timeout_s=$2; shift 2 ;;
+    --mem) mem=$2; shift 2 ;;
+    --kernel) kernel=$2; shift 2 ;;
+    --accel) accel=$2; shift 2 ;;
+    *) die "unknown argument '$1'" ;;
+  esac
+done
+[ -f "$image" ] || die "no such image: $image"
+here=$(cd "$(dirname "$0")/.." && pwd)
+if [ -z "$kernel" ]; then
+  for k in "$here/build-kernel/bareflow-kernel" "$here/build/kernel/bareflow-kernel"; do
+    [ -f "$k" ] && { kernel=$k; break; }
+  done
+fi
+[ -n "$kernel" ] && [ -f "$kernel" ] || die "kernel not found; build bareflow-kernel or pass --kernel FILE"
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found (Debian package qemu-system-x86)"
+
+common=(-nodefaults -display none -no-reboot -m "$mem" -smp "$smp" -kernel "$kernel"
+        -device isa-debug-exit,iobase=0xf4,iosize=0x04)
+kvm_cpu=(-enable-kvm -cpu host,-arch-capabilities)   # kvm-pvm rejects MSR 0x10a otherwise
+
+# KVM works if booting the kernel with no disk reaches its "no disk" exit (126 -> 253).
+kvm_usable() {
+  [ -r /dev/kvm ] && [ -w /dev/kvm ] || return 1
+  timeout 30 qemu-system-x86_64 "${common[@]}" "${kvm_cpu[@]}" -serial null >/dev/null 2>&1
+  [ $? -eq 253 ]
+}
+case "$accel" in
+  kvm) accel_args=("${kvm_cpu[@]}") ;;
+  tcg) accel_args=(-accel tcg -cpu max) ;;
+  "") if kvm_usable; then accel_args=("${kvm_cpu[@]}"); else accel_args=(-accel tcg -cpu max); fi ;;
+  *) die "--accel must be kvm or tcg" ;;
+esac
+echo "boot.sh: ${accel_args[*]:0:2} smp=$smp mem=${mem}M image=$image" >&2
+
+timeout --foreground -k 5 "$timeout_s" qemu-system-x86_64 "${common[@]}" "${accel_args[@]}" \
+  -drive "file=$image,format=raw,if=virtio" \
+  -serial stdio -chardev file,id=com2,path=/dev/stderr,append=on -serial chardev:com2 </dev/null
+rc=$?
+if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+  echo "boot.sh: timeout: the guest did not finish within ${timeout_s}s" >&2
+  exit 124
+fi
+if [ $((rc & 1)) -eq 1 ]; then exit $(((rc - 1) / 2)); fi
+echo "boot.sh: QEMU exited with status $rc without the kernel's exit (guest reset or QEMU error)" >&2
+exit 125
