@@ -539,7 +539,7 @@ int dir_slot(Fat16* fs, DirPos* p, uint32_t slot, uint32_t* rel) {
   if (want < p->ci) dir_open(p, p->first);
   if (!valid_cluster(fs, p->cluster)) return fail(fs, FAT16_EUCLEAN, "directory start cluster outside the FAT");
   while (p->ci < want) {
-    uint32_t next;
+    uint32_t next = 0;
     int r = fat_next(fs, p->cluster, &next);
     if (r <= 0) return r;
     p->cluster = next;
@@ -599,7 +599,7 @@ int dir_scan(Fat16* fs, uint32_t dir, uint32_t from, Visit&& visit) {
   l.total = 0;
   Hit h;
   for (uint32_t slot = from;; slot++) {
-    uint32_t rel;
+    uint32_t rel = 0;
     int r = dir_slot(fs, &p, slot, &rel);
     if (r <= 0) return r;
     int err = 0;
@@ -688,7 +688,7 @@ int dir_find_free(Fat16* fs, uint32_t dir, uint32_t need, uint32_t* first_slot) 
     uint32_t run = 0, start = 0, last_rel = 0;
     bool ended = false;
     for (uint32_t slot = 0;; slot++) {
-      uint32_t rel;
+      uint32_t rel = 0;
       int r = dir_slot(fs, &p, slot, &rel);
       if (r < 0) return r;
       if (r == 0) {
@@ -730,7 +730,7 @@ int dir_write_run(Fat16* fs, uint32_t dir, uint32_t first, uint32_t n, const uin
   dir_open(&p, dir);
   uint32_t i = n;
   while (i > 0) {
-    uint32_t slot = first + i - 1, rel;
+    uint32_t slot = first + i - 1, rel = 0;
     int r = dir_slot(fs, &p, slot, &rel);
     if (r <= 0) return r < 0 ? r : fail(fs, FAT16_EIO, "directory slot vanished");
     int err = 0;
@@ -755,7 +755,7 @@ int dir_kill_run(Fat16* fs, uint32_t dir, uint32_t first, uint32_t last, uint32_
   dir_open(&p, dir);
   uint32_t slot = first;
   while (slot <= last) {
-    uint32_t rel;
+    uint32_t rel = 0;
     int r = dir_slot(fs, &p, slot, &rel);
     if (r <= 0) return r < 0 ? r : fail(fs, FAT16_EUCLEAN, "directory entry run leaves the directory");
     uint32_t end = slot - slot % kEntPerSec + kEntPerSec - 1;
@@ -849,7 +849,7 @@ int dir_add(Fat16* fs, uint32_t dir, const char* name, uint32_t len, const uint8
   if (err) return err;
   DirPos p;
   dir_open(&p, dir);
-  uint32_t rel;
+  uint32_t rel = 0;
   int r = dir_slot(fs, &p, first + n - 1, &rel);
   if (r <= 0) return r < 0 ? r : FAT16_EIO;
   out->rel = rel;
@@ -1000,6 +1000,26 @@ int file_cluster(Fat16* fs, Fat16File* f, uint64_t off, uint32_t* c) {
   return 0;
 }
 
+// Counts how many clusters starting at `c` (the handle's hint cluster) follow
+// each other on disk (c, c+1, ...) along the chain, at most `max`; moves the
+// handle's hint to the last of them.
+int contiguous_run(Fat16* fs, Fat16File* f, uint32_t c, uint32_t max, uint32_t* run) {
+  *run = 1;
+  uint32_t cap = (16u << 20) / fs->bytes_per_cluster;   // device requests <= 16 MiB
+  if (max > cap) max = cap;
+  while (*run < max) {
+    uint32_t next = 0;
+    int r = fat_next(fs, c, &next);
+    if (r < 0) return r;
+    if (r == 0 || next != c + 1) break;
+    c = next;
+    (*run)++;
+  }
+  f->hint_cluster = uint16_t(c);
+  f->hint_index += *run - 1;
+  return 0;
+}
+
 // Copies `len` bytes at byte `at` within cluster `c` from `src` (null = zeros).
 // Whole sectors go straight to the device; partial ones read-modify-write.
 int cluster_write(Fat16* fs, uint32_t c, uint32_t at, const uint8_t* src, uint32_t len, bool fresh) {
@@ -1034,7 +1054,7 @@ int cluster_write(Fat16* fs, uint32_t c, uint32_t at, const uint8_t* src, uint32
 // Writes [off, off+len) of the file, all inside already-allocated clusters.
 int write_existing(Fat16* fs, Fat16File* f, uint64_t off, const uint8_t* src, uint64_t len) {
   while (len) {
-    uint32_t c;
+    uint32_t c = 0;
     int err = file_cluster(fs, f, off, &c);
     if (err) return err;
     uint32_t at = uint32_t(off % fs->bytes_per_cluster);
@@ -1104,7 +1124,7 @@ int grow(Fat16* fs, Fat16File* f, uint64_t new_size, uint64_t data_off, const ui
   fs->next_free_hint = uint16_t(last_new + 1 < fs->cluster_count + 2 ? last_new + 1 : 2);
   // (c) link the old last cluster to the new run.
   if (have > 0) {
-    uint32_t old_last;
+    uint32_t old_last = 0;
     err = file_cluster(fs, f, uint64_t(have - 1) * fs->bytes_per_cluster, &old_last);
     if (!err) err = fat_stage(fs, old_last, uint16_t(first_new));
     if (!err) err = fat_commit(fs);
@@ -1135,7 +1155,7 @@ int shrink(Fat16* fs, Fat16File* f, uint32_t size) {
   if (!err) err = barrier(fs);
   if (err || keep == have) return err;
   if (keep == 0) return chain_free(fs, old_first);
-  uint32_t tail;
+  uint32_t tail = 0;
   int r = fat_next(fs, cut, &tail);
   if (r < 0) return r;
   err = fat_stage(fs, cut, kEoc);
@@ -1294,12 +1314,18 @@ int64_t fat16_read(Fat16* fs, Fat16File* f, uint64_t offset, void* buf, size_t l
   uint8_t tmp[kSec];
   while (done < len) {
     uint64_t off = offset + done;
-    uint32_t c;
+    uint32_t c = 0;
     int err = file_cluster(fs, f, off, &c);
     if (err) return err;
     uint32_t at = uint32_t(off % fs->bytes_per_cluster);
-    uint32_t n = fs->bytes_per_cluster - at;
-    if (n > len - done) n = uint32_t(len - done);
+    uint64_t left = len - done;
+    // Extend over physically consecutive clusters (files copied by mtools are
+    // contiguous), so large reads become few large device requests.
+    uint32_t run = 1;
+    err = contiguous_run(fs, f, c, uint32_t((at + left + fs->bytes_per_cluster - 1) / fs->bytes_per_cluster), &run);
+    if (err) return err;
+    uint64_t avail = uint64_t(run) * fs->bytes_per_cluster - at;
+    uint32_t n = uint32_t(avail < left ? avail : left);
     uint32_t sec = cluster_lba(fs, c) + at / kSec, in = at % kSec;
     if (in == 0 && n >= kSec) {
       n -= n % kSec;

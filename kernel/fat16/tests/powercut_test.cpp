@@ -27,6 +27,8 @@ struct Scenario {
   size_t chunk;
 };
 
+void PrintTo(const Scenario& s, std::ostream* os) { *os << s.name; }
+
 class PowerCut : public ::testing::TestWithParam<Scenario> {};
 
 // Writes the sector of `op` into the image file.
