@@ -17,6 +17,11 @@ void pci_write16(const PciDev& d, u8 off, u16 v) {
   outw(static_cast<u16>(0xcfc + (off & 2)), v);
 }
 
+void pci_write32(const PciDev& d, u8 off, u32 v) {
+  outl(0xcf8, addr(d.bus, d.dev, d.fn, off));
+  outl(0xcfc, v);
+}
+
 bool pci_find(u16 vendor, u16 device, PciDev* out) {
   for (u8 bus = 0; bus < 8; bus++)
     for (u8 dev = 0; dev < 32; dev++)

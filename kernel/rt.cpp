@@ -130,7 +130,7 @@ void kprintf(const char* fmt, ...) {
 
 [[noreturn]] void machine_exit(int status) {
   serial_flush();
-  outb(0xf4, static_cast<u8>(status));   // QEMU isa-debug-exit: exits with (status << 1) | 1
+  outb(0xf4, static_cast<u8>(status > 127 ? 127 : status));   // QEMU exits with (v << 1) | 1
   outw(0x604, 0x2000);                    // QEMU ACPI power-off (PIIX/Q35 default PM base)
   for (;;) asm volatile("cli; hlt");
 }

@@ -43,11 +43,14 @@ inline void barrier() { asm volatile("" ::: "memory"); }
 void kprintf(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 int ksnprintf(char* buf, usize cap, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
 
-// Exit codes seen by scripts/boot.sh (guest program statuses 0..255 pass through).
+// Exit codes seen by scripts/boot.sh. isa-debug-exit makes QEMU exit with (v << 1) | 1,
+// so only 7 bits survive: program statuses 0..127 pass through, larger ones become 127
+// (the exact status is in the kernel's "program exited" line).
 enum ExitCode : int {
+  EXIT_PROGRAM_KILLED = 122,  // the program raised a fatal signal (abort, ...)
+  EXIT_PROGRAM_CRASHED = 123, // CPU exception in the program (segfault, ...)
   EXIT_KERNEL_PANIC = 125,
   EXIT_BOOT_FAILED = 126,     // no disk, bad boot.cfg, binary missing or not loadable
-  EXIT_PROGRAM_CRASHED = 139, // CPU exception in the program (like 128+SIGSEGV)
 };
 [[noreturn]] void machine_exit(int status);   // isa-debug-exit, then ACPI-less halt
 [[noreturn]] void panic(const char* fmt, ...) __attribute__((format(printf, 1, 2)));

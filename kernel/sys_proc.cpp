@@ -79,7 +79,7 @@ SYSCALL(tgkill) {
   if (!sig) return 0;
   if (sig == 17 || sig == 23 || sig == 28) return 0;   // ignored by default: CHLD, URG, WINCH
   kprintf("bfk: program killed by %s (signal %lu)\n", signal_name(sig), sig);
-  machine_exit(static_cast<int>(128 + sig));
+  machine_exit(EXIT_PROGRAM_KILLED);
 }
 SYSCALL(kill) { UNUSED_ARGS; return sys_tgkill(a0, a0, a1, 0, 0, 0); }
 

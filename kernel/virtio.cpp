@@ -73,6 +73,10 @@ bool virtio_blk_init() {
     return false;
   }
   u32 bar0 = pci_read32(d, 0x10);
+  if ((bar0 & 1) && !(bar0 & ~3u)) {   // minimal firmware (qboot) leaves I/O BARs unassigned
+    pci_write32(d, 0x10, 0xc000);
+    bar0 = pci_read32(d, 0x10);
+  }
   if (!(bar0 & 1)) {
     kprintf("bfk: virtio-blk BAR0 is not an I/O port BAR\n");
     return false;

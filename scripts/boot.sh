@@ -7,9 +7,10 @@
 #   The program's stdout (COM1) goes to stdout; its stderr and the kernel's messages
 #   (COM2) go to stderr. KVM is used when /dev/kvm actually works (probed by booting the
 #   kernel once), else TCG with -cpu max. Override with --accel or BAREFLOW_ACCEL.
-#   Exit status: the program's status; 124 timeout; 125 kernel panic or guest reset;
-#   126 boot failure (no disk, bad boot.cfg, program missing or not loadable);
-#   139 the program crashed (CPU exception); 2 usage errors.
+#   Exit status: the program's status (0..127; larger ones read as 127); 122 the program
+#   was killed by a signal (abort); 123 it crashed (CPU exception); 124 timeout; 125 kernel
+#   panic or guest reset; 126 boot failure (no disk, bad boot.cfg, program missing or
+#   not loadable); 2 usage errors.
 set -uo pipefail
 
 die() { echo "boot.sh: $*" >&2; exit 2; }
@@ -36,7 +37,13 @@ fi
 [ -n "$kernel" ] && [ -f "$kernel" ] || die "kernel not found; build bareflow-kernel or pass --kernel FILE"
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found (Debian package qemu-system-x86)"
 
-common=(-nodefaults -display none -no-reboot -m "$mem" -smp "$smp" -kernel "$kernel"
+# qboot (a minimal firmware shipped with QEMU) reaches the kernel in well under a second;
+# SeaBIOS takes ~11 s under kvm-pvm, where real-mode firmware code is emulated.
+bios=()
+for f in /usr/share/qemu/qboot.rom /usr/share/seabios/qboot.rom; do
+  [ -f "$f" ] && { bios=(-bios "$f"); break; }
+done
+common=(-nodefaults -display none -no-reboot -m "$mem" -smp "$smp" -kernel "$kernel" "${bios[@]}"
         -device isa-debug-exit,iobase=0xf4,iosize=0x04)
 kvm_cpu=(-enable-kvm -cpu host,-arch-capabilities)   # kvm-pvm rejects MSR 0x10a otherwise
 
@@ -52,7 +59,8 @@ case "$accel" in
   "") if kvm_usable; then accel_args=("${kvm_cpu[@]}"); else accel_args=(-accel tcg -cpu max); fi ;;
   *) die "--accel must be kvm or tcg" ;;
 esac
-echo "boot.sh: ${accel_args[*]:0:2} smp=$smp mem=${mem}M image=$image" >&2
+name=tcg; [ "${accel_args[0]}" = -enable-kvm ] && name=kvm
+echo "boot.sh: accel=$name smp=$smp mem=${mem}M image=$image" >&2
 
 timeout --foreground -k 5 "$timeout_s" qemu-system-x86_64 "${common[@]}" "${accel_args[@]}" \
   -drive "file=$image,format=raw,if=virtio" \

@@ -1,0 +1,188 @@
+// systest: checks the Linux syscall semantics BareFlow's kernel implements, from inside
+// the guest (it also passes on Linux). Usage: systest [DIR] (a writable directory,
+// default /state), or: systest persist-write DIR / persist-read DIR (two-boot test),
+// or: systest segv (crashes on purpose).
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <dirent.h>
+#include <fcntl.h>
+#include <iostream>
+#include <string>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysinfo.h>
+#include <sys/uio.h>
+#include <sys/utsname.h>
+#include <sched.h>
+#include <unistd.h>
+#include <vector>
+
+static int passed, failed;
+
+static void check(bool ok, const char* what) {
+  if (ok) passed++;
+  else { failed++; printf("FAIL: %s (errno %d %s)\n", what, errno, strerror(errno)); }
+}
+
+static double now_s(clockid_t c) {
+  timespec ts{};
+  clock_gettime(c, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void test_process() {
+  check(getpid() > 0, "getpid");
+  check(syscall(SYS_gettid) > 0, "gettid");
+  utsname u{};
+  check(uname(&u) == 0 && !strcmp(u.machine, "x86_64") && !strcmp(u.sysname, "Linux"), "uname");
+  char exe[256] = {};
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  check(n > 0 && exe[0] == '/', "readlink /proc/self/exe");
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  check(sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) >= 1, "sched_getaffinity");
+  check(sysconf(_SC_NPROCESSORS_ONLN) >= 1, "sysconf(NPROCESSORS_ONLN)");
+  struct sysinfo si{};
+  check(sysinfo(&si) == 0 && si.totalram > 0, "sysinfo");
+  errno = 0;
+  check(syscall(333333) == -1 && errno == ENOSYS, "unknown syscall -> ENOSYS");
+  unsigned char rnd[64] = {};
+  check(getrandom(rnd, sizeof rnd, 0) == 64, "getrandom");
+  char cwd[256];
+  check(getcwd(cwd, sizeof cwd) && cwd[0] == '/', "getcwd");
+}
+
+static void test_time() {
+  double m0 = now_s(CLOCK_MONOTONIC);
+  timespec req{0, 20 * 1000 * 1000};
+  check(nanosleep(&req, nullptr) == 0, "nanosleep");
+  double dt = now_s(CLOCK_MONOTONIC) - m0;
+  check(dt >= 0.019 && dt < 5, "nanosleep sleeps about 20 ms");
+  check(now_s(CLOCK_REALTIME) > 1.6e9, "CLOCK_REALTIME after 2020");
+  check(time(nullptr) > 1600000000, "time()");
+}
+
+static void test_memory() {
+  void* b0 = sbrk(0);
+  check(sbrk(1 << 20) == b0 && sbrk(0) == static_cast<char*>(b0) + (1 << 20), "brk grows");
+  memset(b0, 0x5a, 1 << 20);
+  check(sbrk(-(1 << 20)) != reinterpret_cast<void*>(-1), "brk shrinks");
+  size_t len = 8 << 20;
+  auto p = static_cast<unsigned char*>(mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  check(p != MAP_FAILED, "mmap anonymous");
+  bool zero = true;
+  for (size_t i = 0; i < len; i += 4096) zero &= p[i] == 0;
+  check(zero, "anonymous memory reads as zero");
+  for (size_t i = 0; i < len; i += 4096) p[i] = static_cast<unsigned char>(i >> 12);
+  check(madvise(p, 4096, MADV_DONTNEED) == 0 && p[0] == 0, "MADV_DONTNEED zeroes");
+  auto q = static_cast<unsigned char*>(mremap(p, len, 2 * len, MREMAP_MAYMOVE));
+  check(q != MAP_FAILED && q[4096] == 1 && q[len - 4096] == static_cast<unsigned char>((len - 4096) >> 12), "mremap keeps contents");
+  check(mprotect(q, 4096, PROT_READ) == 0, "mprotect read-only");
+  check(mprotect(q, 4096, PROT_READ | PROT_WRITE) == 0 && (q[0] = 3) == 3, "mprotect back to read-write");
+  check(munmap(q, 2 * len) == 0, "munmap");
+  void* fixed = mmap(reinterpret_cast<void*>(0x3000000000), 65536, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  check(fixed == reinterpret_cast<void*>(0x3000000000), "mmap MAP_FIXED");
+  munmap(fixed, 65536);
+  std::vector<std::string> v;
+  for (int i = 0; i < 20000; i++) v.push_back(std::to_string(i));
+  check(v[12345] == "12345", "malloc-heavy std::vector<std::string>");
+}
+
+static void test_files(const std::string& dir) {
+  std::string f = dir + "/systest.tmp", g = dir + "/systest renamed long name.txt";
+  unlink(f.c_str());
+  unlink(g.c_str());
+  int fd = open(f.c_str(), O_CREAT | O_RDWR | O_TRUNC, 0644);
+  check(fd >= 0, "open O_CREAT");
+  const char msg[] = "hello, fat16\n";
+  check(write(fd, msg, sizeof msg - 1) == sizeof msg - 1, "write");
+  iovec iov[2] = {{const_cast<char*>("ab"), 2}, {const_cast<char*>("cd"), 2}};
+  check(writev(fd, iov, 2) == 4, "writev");
+  check(lseek(fd, 0, SEEK_CUR) == 17, "lseek SEEK_CUR");
+  char buf[64] = {};
+  check(pread(fd, buf, 5, 7) == 5 && !memcmp(buf, "fat16", 5), "pread");
+  check(pwrite(fd, "XY", 2, 0) == 2, "pwrite");
+  check(lseek(fd, 0, SEEK_SET) == 0 && read(fd, buf, sizeof buf) == 17 && !memcmp(buf, "XYllo", 5), "read back");
+  struct stat st{};
+  check(fstat(fd, &st) == 0 && st.st_size == 17 && S_ISREG(st.st_mode), "fstat");
+  check(ftruncate(fd, 5) == 0 && fstat(fd, &st) == 0 && st.st_size == 5, "ftruncate");
+  check(fsync(fd) == 0, "fsync");
+  std::vector<char> big(300000);
+  for (size_t i = 0; i < big.size(); i++) big[i] = static_cast<char>(i * 7);
+  check(pwrite(fd, big.data(), big.size(), 0) == static_cast<ssize_t>(big.size()), "write 300 KB");
+  void* m = mmap(nullptr, big.size(), PROT_READ, MAP_PRIVATE, fd, 0);
+  check(m != MAP_FAILED && !memcmp(m, big.data(), big.size()), "mmap file MAP_PRIVATE");
+  void* m2 = mmap(nullptr, 8192, PROT_READ, MAP_PRIVATE, fd, 4096);
+  check(m2 != MAP_FAILED && !memcmp(m2, big.data() + 4096, 8192), "mmap file at an offset");
+  munmap(m, big.size());
+  munmap(m2, 8192);
+  check(close(fd) == 0, "close");
+  check(stat(f.c_str(), &st) == 0 && st.st_size == 300000, "stat");
+  check(rename(f.c_str(), g.c_str()) == 0, "rename to a long name");
+  check(access(f.c_str(), F_OK) != 0 && errno == ENOENT, "old name gone");
+  int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  check(dfd >= 0, "open directory");
+  check(fstatat(dfd, "systest renamed long name.txt", &st, 0) == 0 && st.st_size == 300000, "fstatat relative to dirfd");
+  close(dfd);
+  bool found = false;
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* e = readdir(d)) found |= !strcmp(e->d_name, "systest renamed long name.txt");
+    closedir(d);
+  }
+  check(found, "getdents64 lists the long name");
+  std::string sub = dir + "/sub";
+  rmdir(sub.c_str());
+  check(mkdir(sub.c_str(), 0755) == 0 && stat(sub.c_str(), &st) == 0 && S_ISDIR(st.st_mode), "mkdir");
+  check(mkdir(sub.c_str(), 0755) != 0 && errno == EEXIST, "mkdir EEXIST");
+  check(rmdir(sub.c_str()) == 0, "rmdir");
+  check(unlink(g.c_str()) == 0 && stat(g.c_str(), &st) != 0 && errno == ENOENT, "unlink");
+  check(open((dir + "/missing/x").c_str(), O_RDONLY) < 0 && errno == ENOENT, "open missing -> ENOENT");
+  FILE* fp = fopen((dir + "/stdio.txt").c_str(), "w");
+  check(fp && fprintf(fp, "%d\n", 42) == 3 && fclose(fp) == 0, "stdio fopen/fprintf");
+  fp = fopen((dir + "/stdio.txt").c_str(), "r");
+  int v = 0;
+  check(fp && fscanf(fp, "%d", &v) == 1 && v == 42, "stdio fscanf");
+  if (fp) fclose(fp);
+  unlink((dir + "/stdio.txt").c_str());
+}
+
+static int persist(bool write_mode, const std::string& dir) {
+  std::string p = dir + "/persist.txt", tmp = p + ".tmp";
+  if (write_mode) {
+    FILE* f = fopen(tmp.c_str(), "w");
+    if (!f) { perror("persist: fopen"); return 1; }
+    fprintf(f, "boot-1-was-here\n");
+    fflush(f);
+    fsync(fileno(f));
+    fclose(f);
+    if (rename(tmp.c_str(), p.c_str()) != 0) { perror("persist: rename"); return 1; }
+    printf("persist: wrote %s\n", p.c_str());
+    return 0;
+  }
+  char buf[64] = {};
+  FILE* f = fopen(p.c_str(), "r");
+  if (!f || !fgets(buf, sizeof buf, f)) { printf("persist: %s missing\n", p.c_str()); return 1; }
+  fclose(f);
+  bool ok = !strcmp(buf, "boot-1-was-here\n");
+  printf("persist: read back %s: %s\n", p.c_str(), ok ? "ok" : "WRONG CONTENT");
+  return ok ? 0 : 1;
+}
+
+int main(int argc, char** argv) {
+  std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "segv") { volatile int* p = nullptr; *p = 1; return 0; }
+  if (mode == "persist-write" || mode == "persist-read") return persist(mode == "persist-write", argc > 2 ? argv[2] : "/state");
+  std::string dir = argc > 1 ? argv[1] : "/state";
+  test_process();
+  test_time();
+  test_memory();
+  test_files(dir);
+  std::cout << "systest: " << passed << " passed, " << failed << " failed" << std::endl;
+  return failed ? 1 : 0;
+}
