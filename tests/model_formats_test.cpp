@@ -81,7 +81,7 @@ class ModelFormats : public ::testing::Test {
 
 TEST_F(ModelFormats, Llama2cF32FormsEqualGgufF32) {
   for (int version : {0, 1}) {
-    std::string path = dir_->file("v" + std::to_string(version) + ".bin");
+    std::string path = dir_->file(version == 0 ? "v0.bin" : "v1.bin");
     write_llama2c_model(path, small_spec(), version);
     expect_close(*reference_, path, 1e-6f, version == 0 ? "llama2.c v0 vs GGUF F32" : "llama2.c v1 vs GGUF F32");
   }
