@@ -228,6 +228,18 @@ int fat_commit(Fat16* fs) {
   return 0;
 }
 
+// True if the only dirty cache slot is FAT sector `rel` (copy 1).
+bool only_dirty_fat_sector(Fat16* fs, uint32_t rel) {
+  int dirty = 0;
+  bool match = false;
+  for (auto& s : fs->cache)
+    if (s.valid && s.dirty) {
+      dirty++;
+      match = s.lba == fs->part_lba + rel;
+    }
+  return dirty == 1 && match;
+}
+
 // Drops staged FAT changes after an error (re-read from disk later).
 void fat_discard(Fat16* fs) {
   for (auto& s : fs->cache)
@@ -1104,6 +1116,11 @@ int grow(Fat16* fs, Fat16File* f, uint64_t new_size, uint64_t data_off, const ui
   }
   err = barrier(fs);
   if (err) return err;
+  uint32_t old_last = 0;
+  if (have > 0) {
+    err = file_cluster(fs, f, uint64_t(have - 1) * fs->bytes_per_cluster, &old_last);
+    if (err) return err;
+  }
   // (b) chain the new clusters among themselves (unreachable until (c)/(e)).
   pos = 0;
   uint32_t cur = 0, last_new = 0;
@@ -1119,14 +1136,16 @@ int grow(Fat16* fs, Fat16File* f, uint64_t new_size, uint64_t data_off, const ui
     last_new = cur;
     cur = nxt;
   }
-  err = fat_commit(fs);
-  if (err) return err;
+  // (c) link the old last cluster to the new run. If (b) and (c) touch one
+  // single FAT sector they are committed together (one write, one window);
+  // otherwise (b) strictly before (c), so a chain never reaches a free cluster.
+  if (!(have > 0 && only_dirty_fat_sector(fs, fs->fat_lba + old_last / 256))) {
+    err = fat_commit(fs);
+    if (err) return err;
+  }
   fs->next_free_hint = uint16_t(last_new + 1 < fs->cluster_count + 2 ? last_new + 1 : 2);
-  // (c) link the old last cluster to the new run.
   if (have > 0) {
-    uint32_t old_last = 0;
-    err = file_cluster(fs, f, uint64_t(have - 1) * fs->bytes_per_cluster, &old_last);
-    if (!err) err = fat_stage(fs, old_last, uint16_t(first_new));
+    err = fat_stage(fs, old_last, uint16_t(first_new));
     if (!err) err = fat_commit(fs);
     if (err) return err;
   } else {
