@@ -32,11 +32,16 @@
 //      The host test (tests/powercut_test.cpp) checks exactly this for every
 //      prefix and that the state file is always the old or the new version.
 // The order, per operation:
-//   * write (growing): (a) file data into clusters that are still free;
-//     (b) FAT entries of the new clusters (chain + EOC) - they are unreachable;
-//     (c) FAT entry of the old last cluster -> first new one (if any);
+//   * write (growing): (a) file data into clusters that are still free, then
+//     flush; (b) FAT entries of the new clusters (chain + EOC) - unreachable;
+//     (c) FAT entry of the old last cluster -> first new one (if any); (b) and
+//     (c) are one write when they share a FAT sector, else (b) goes first;
 //     (d) flush; (e) the directory entry: start cluster and size, one sector.
-//     A crash before (e) leaves the old size and old data intact.
+//     A crash before (e) leaves the old size and old data intact; between (b)
+//     and (e) fsck sees leaked clusters / an over-long chain on this file.
+//   * write (no new cluster): data, flush, then the size: one sector.
+//   * mkdir: the new cluster ('.', '..', zeros), flush, FAT EOC, flush, then
+//     the entry (a cut in between leaks one cluster).
 //   * create: short entry sector first, then the sectors with its LFN slots
 //     (a short entry without LFN is valid; an LFN without short entry is not).
 //     A new file has no clusters, so creation is one clean write if the slots
@@ -55,7 +60,8 @@
 //   * rename to a new name: rewritten in place in the source's slot run when it
 //     fits and lies in one sector (one write); else source deleted first, then
 //     the new entry created (a crash in between loses the name, never the
-//     target; the clusters show up as leaked).
+//     target; the clusters show up as leaked). A directory moved to another
+//     parent gets its '..' rewritten afterwards (the one non-leak window).
 // Invariants kept by every function:
 //   * sector cache slots equal the disk contents, except FAT sectors marked
 //     dirty, which are written (all FAT copies, copy 1 first) by fat_commit()

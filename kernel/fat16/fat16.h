@@ -23,13 +23,24 @@
 //   control characters are rejected with FAT16_EINVAL.
 // - File sizes are limited to 0xFFFFFFFF bytes (FAT16_EFBIG beyond).
 //
-// Crash safety (see the comment at the top of fat16.cpp for the scheme):
-// every call leaves the on-disk file system consistent (fsck.fat -n clean) at
-// each sector-write boundary, and a rename that replaces an existing file is a
-// single directory-sector write, so write-temp / fsync / rename gives "old or
-// new content" after a power cut. fat16_fsync()/fat16_sync() only need to
-// flush the device's write cache; the library writes through (its sector cache
-// is a read cache) and calls dev->flush itself where ordering matters.
+// Crash safety (see the comment at the top of fat16.cpp for the scheme): the
+// library writes through (its sector cache is a read cache; FAT changes are
+// staged only within one call) and orders its writes, with dev->flush as a
+// barrier, so that after a power cut at ANY sector-write boundary:
+//   * every file and directory is intact (each operation's old or new state,
+//     see fat16.cpp), and fsck.fat -n reports at most leaked space ("Reclaimed N
+//     unused clusters", or an over-long chain on the file being grown) -
+//     never a damaged file, a cross-link or a chain into free clusters;
+//   * a rename onto an existing file switches the target from the old to the
+//     new contents in one sector write, so write-temp / fsync / rename gives
+//     "old or new" state.
+// Leaks are unavoidable on FAT: giving clusters to a file needs a FAT write
+// and a directory-entry write (two sectors). Volumes should have ONE FAT
+// (scripts/mkimage.sh does this): with two, fsck.fat also reports the copies
+// differing between the two FAT writes. One exception: moving a DIRECTORY to
+// another parent rewrites its '..' entry in a separate write, and a cut in
+// between leaves a '..' that fsck corrects. fat16_fsync()/fat16_sync() flush
+// the device cache.
 //
 // Handles: a Fat16File remembers where its directory entry lives. If that
 // entry is renamed or deleted by another path operation while the handle is
@@ -154,8 +165,9 @@ struct Fat16DirEntry {
 // and fails with FAT16_EUCLEAN/FAT16_EIO and a message in fs->error.
 int fat16_mount(Fat16* fs, const Fat16BlockDevice* dev);
 
-// Flush the device cache. The Fat16 holds no dirty data; unmounting is just
-// this plus forgetting the struct.
+// Flush the device cache. The Fat16 holds no dirty data between calls;
+// unmounting is just this plus forgetting the struct. There is no close: a
+// Fat16File can simply be dropped.
 int fat16_sync(Fat16* fs);
 
 // Open `path`. `flags`: FAT16_O_CREAT (create an empty file if missing),
