@@ -107,3 +107,82 @@ boot_stack: .skip 16384
 boot_stack_top:
 
 .section .note.GNU-stack, "", @progbits
+
+/* AP trampoline: copied to AP_BASE (0x8000) and started by INIT-SIPI-SIPI (smp.cpp).
+ * Real mode -> protected mode -> PAE + LME (paging off until CR0.PG, as on the BSP) ->
+ * long mode on the kernel's page tables. Each AP takes the next slot of ap_stacks. */
+#define AP_BASE 0x8000
+#define AP(x) ((x) - ap_trampoline + AP_BASE)
+.section .rodata
+.code16
+.globl ap_trampoline, ap_trampoline_end, ap_cr3
+ap_trampoline:
+  cli
+  cld
+  xor %ax, %ax
+  mov %ax, %ds
+  lgdtl AP(ap_gdt_ptr)
+  mov %cr0, %eax
+  or $1, %eax
+  mov %eax, %cr0
+  ljmpl $0x18, $AP(ap_prot)
+.code32
+ap_prot:
+  mov $0x20, %ax
+  mov %ax, %ds
+  mov %ax, %es
+  mov %ax, %ss
+  mov %cr4, %eax
+  or $0x20, %eax
+  mov %eax, %cr4
+  mov AP(ap_cr3), %eax
+  mov %eax, %cr3
+  mov $0xC0000080, %ecx
+  rdmsr
+  or $0x900, %eax
+  wrmsr
+  mov %cr0, %eax
+  or $0x80010001, %eax
+  mov %eax, %cr0
+  ljmp $0x08, $AP(ap_long)
+.code64
+ap_long:
+  mov $0x10, %ax
+  mov %ax, %ds
+  mov %ax, %es
+  mov %ax, %ss
+  mov $1, %edi
+  lock xadd %edi, ap_next_slot       /* edi = this AP's index (0-based) */
+  mov %edi, %eax
+  inc %eax
+  shl $14, %rax                      /* 16 KiB per AP */
+  lea ap_stacks(%rax), %rsp
+  mov $ap_main, %rax
+  call *%rax
+1: cli
+  hlt
+  jmp 1b
+.align 8
+ap_gdt:
+  .quad 0
+  .quad 0x00AF9A000000FFFF           /* 0x08 code 64 */
+  .quad 0x00CF92000000FFFF           /* 0x10 data */
+  .quad 0x00CF9A000000FFFF           /* 0x18 code 32 */
+  .quad 0x00CF92000000FFFF           /* 0x20 data 32 */
+ap_gdt_ptr:
+  .word ap_gdt_ptr - ap_gdt - 1
+  .long AP(ap_gdt)
+.align 4
+ap_cr3:
+  .long 0
+ap_trampoline_end:
+
+.section .data
+.align 4
+.globl ap_next_slot
+ap_next_slot: .long 0
+
+.section .bss
+.align 4096
+.globl ap_stacks
+ap_stacks: .skip 16384 * 7

@@ -33,6 +33,8 @@ struct Cpu {
   Tss tss;
   struct Thread* thread;   // the user thread running here
   u64 user_rip;            // RIP of the syscall in progress (for fault reports)
+  Regs* syscall_regs;      // the frame of the syscall in progress (clone copies it)
+  struct Thread* volatile pending;   // a thread handed to this idle CPU
 };
 
 Cpu* this_cpu();

@@ -6,6 +6,7 @@
 #include "proc.h"
 #include "syscall.h"
 #include "vfs.h"
+#include "smp.h"
 #include "virtio.h"
 
 extern "C" void (*__init_array_start[])(), (*__init_array_end[])();
@@ -136,6 +137,7 @@ extern "C" void kmain(u32 magic, u32 info) {
   pic_disable();
   mm_init(ram, nram);
   time_init();
+  smp_init();
   vfs_init_console();
   if (!virtio_blk_init()) boot_fail("no disk");
   disk.sector_count = virtio_blk_sectors();

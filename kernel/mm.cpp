@@ -170,7 +170,11 @@ u64 frame_alloc_contig(int pages) {
   return pa;
 }
 
+bool multithreaded;
+void mm_set_multithreaded() { multithreaded = true; }
+
 void frame_free(u64 pa) {
+  if (multithreaded) return;   // see mm.h: no recycling without TLB shootdown
   LockGuard g(frame_lock);
   *static_cast<u64*>(p2v(pa)) = free_list;
   free_list = pa;

@@ -8,6 +8,7 @@ struct Thread {
   bool live;
   u64 clear_child_tid;   // set_tid_address / CLONE_CHILD_CLEARTID: zeroed + futex-woken at exit
   Regs start;            // where a new thread begins (rax = 0)
+  u64 fs_base;           // TLS pointer for a new thread
 };
 
 // Loads the ELF at abs path into the user address space and prepares the first

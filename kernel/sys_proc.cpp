@@ -5,6 +5,7 @@
 #include "time.h"
 #include "uaccess.h"
 #include "mm.h"
+#include "smp.h"
 
 namespace {
 char exe_path[256] = "/";
@@ -36,7 +37,6 @@ const char* proc_exe_path() { return exe_path; }
 }
 
 SYSCALL(exit_group) { UNUSED_ARGS; proc_exit(static_cast<int>(a0)); }
-SYSCALL(exit) { UNUSED_ARGS; proc_exit(static_cast<int>(a0)); }   // single-threaded for now
 
 SYSCALL(arch_prctl) {
   UNUSED_ARGS;
@@ -206,23 +206,70 @@ SYSCALL(getcpu) {
   return 0;
 }
 
-// Threads arrive with SMP (smp.cpp); until then glibc sees clone fail cleanly.
+// Threads: glibc tries clone3 first, then falls back to clone, which we implement for
+// threads sharing everything (pthread_create). Each thread gets a CPU of its own.
 SYSCALL(clone3) { UNUSED_ARGS; return -ENOSYS; }
-SYSCALL(clone) { UNUSED_ARGS; return -EAGAIN; }
+
+SYSCALL(clone) {
+  UNUSED_ARGS;
+  constexpr u64 CLONE_VM = 0x100, CLONE_THREAD = 0x10000, CLONE_SETTLS = 0x80000,
+                CLONE_PARENT_SETTID = 0x100000, CLONE_CHILD_CLEARTID = 0x200000, CLONE_CHILD_SETTID = 0x1000000;
+  u64 flags = a0, stack = a1, ptid = a2, ctid = a3, tls = a4;
+  if (!(flags & CLONE_VM) || !(flags & CLONE_THREAD)) return -ENOSYS;   // no fork: one process
+  Thread* t = proc_new_thread();
+  if (!t) return -EAGAIN;
+  Regs* parent = this_cpu()->syscall_regs;
+  t->start = *parent;
+  t->start.rax = 0;
+  if (stack) t->start.rsp = stack;
+  t->fs_base = (flags & CLONE_SETTLS) ? tls : rdmsr(MSR_FS_BASE);
+  if (flags & CLONE_PARENT_SETTID) { if (u32* p = user_ptr<u32>(ptid)) *p = static_cast<u32>(t->tid); }
+  if (flags & CLONE_CHILD_SETTID) { if (u32* p = user_ptr<u32>(ctid)) *p = static_cast<u32>(t->tid); }
+  if (flags & CLONE_CHILD_CLEARTID) t->clear_child_tid = ctid;
+  int tid = t->tid;
+  if (!smp_start_thread(t)) {
+    t->live = false;
+    return -EAGAIN;   // one thread per CPU: boot with --smp N for N threads
+  }
+  return tid;
+}
+
+SYSCALL(exit) {
+  UNUSED_ARGS;
+  Thread* t = proc_current();
+  u64 ctid = t->clear_child_tid;
+  t->live = false;
+  if (!proc_live_threads()) proc_exit(static_cast<int>(a0));
+  this_cpu()->thread = nullptr;   // this CPU may take a new thread from now on (before join returns)
+  if (u32* p = ctid ? user_ptr<u32>(ctid) : nullptr) {
+    __atomic_store_n(p, 0u, __ATOMIC_SEQ_CST);
+    futex_wake(p, 1, ~0u);
+  }
+  smp_idle();
+}
 
 SYSCALL(futex) {
   UNUSED_ARGS;
+  constexpr u32 WAIT = 0, WAKE = 1, WAIT_BITSET = 9, WAKE_BITSET = 10, CLOCK_REALTIME_FLAG = 256;
   u32 op = static_cast<u32>(a1) & 0x7f;
   u32* word = user_ptr<u32>(a0);
-  if (!word) return -EFAULT;
-  if (op == 1 || op == 10) return 0;          // WAKE, WAKE_BITSET: nobody else is waiting
-  if (op == 0 || op == 9) {                   // WAIT, WAIT_BITSET
-    if (__atomic_load_n(word, __ATOMIC_SEQ_CST) != static_cast<u32>(a2)) return -EAGAIN;
-    if (!a3) {
-      kprintf("bfk: futex wait with no other thread: deadlock\n");
-      machine_exit(EXIT_KERNEL_PANIC);
-    }
-    return -ETIMEDOUT;
+  if (!word || (a0 & 3)) return -EINVAL;
+  if (op == WAKE || op == WAKE_BITSET) {
+    u32 bits = op == WAKE ? ~0u : static_cast<u32>(a5);
+    return bits ? futex_wake(word, static_cast<u32>(a2), bits) : -EINVAL;
   }
-  return -ENOSYS;
+  if (op != WAIT && op != WAIT_BITSET) return -ENOSYS;
+  u64 deadline = 0;
+  if (a3) {
+    i64* ts = user_ptr<i64>(a3, 2);
+    if (!ts || ts[0] < 0 || ts[1] < 0 || ts[1] >= 1000000000) return -EINVAL;
+    u64 t = static_cast<u64>(ts[0]) * 1000000000 + static_cast<u64>(ts[1]);
+    if (op == WAIT) deadline = time_mono_ns() + t;                         // relative
+    else if (static_cast<u32>(a1) & CLOCK_REALTIME_FLAG) deadline = t - min(t, time_real_ns() - time_mono_ns());
+    else deadline = t;                                                     // absolute monotonic
+    if (!deadline) deadline = 1;
+  }
+  u32 bits = op == WAIT ? ~0u : static_cast<u32>(a5);
+  if (!bits) return -EINVAL;
+  return futex_wait(word, static_cast<u32>(a2), deadline, bits);
 }

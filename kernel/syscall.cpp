@@ -61,10 +61,40 @@ i64 syscall_unknown(u64 nr) {
   return -ENOSYS;
 }
 
+namespace {
+Spinlock big_lock;
+volatile int big_lock_owner = -1;
+
+// Calls that may wait (futex, sleeps, exit) or only read per-CPU state run without the lock.
+bool runs_unlocked(u64 nr) {
+  switch (nr) {
+    case 202: case 35: case 230: case 24: case 60: case 231: case 228: case 96: case 201: case 186: case 39:
+      return true;
+    default:
+      return false;
+  }
+}
+}  // namespace
+
+void syscall_unlock_current() {
+  if (big_lock_owner == static_cast<int>(this_cpu()->id)) {
+    big_lock_owner = -1;
+    big_lock.unlock();
+  }
+}
+
 extern "C" void syscall_dispatch(Regs* r) {
   if (!table[0]) build_table();
   u64 nr = r->rax;
-  this_cpu()->user_rip = r->rip;
+  Cpu* c = this_cpu();
+  c->user_rip = r->rip;
+  c->syscall_regs = r;
   SysFn fn = nr < NSYS ? table[nr] : nullptr;
+  bool locked = !runs_unlocked(nr);
+  if (locked) {
+    big_lock.lock();
+    big_lock_owner = static_cast<int>(c->id);
+  }
   r->rax = fn ? static_cast<u64>(fn(r->rdi, r->rsi, r->rdx, r->r10, r->r8, r->r9)) : static_cast<u64>(syscall_unknown(nr));
+  if (locked) syscall_unlock_current();
 }

@@ -42,5 +42,8 @@ SYSCALL(clock_nanosleep); SYSCALL(times);
 void proc_set_exe_path(const char* path);
 const char* proc_exe_path();
 [[noreturn]] void proc_exit(int status);
+// The big kernel lock: every syscall except the ones that wait or only read the clock
+// holds it. A syscall that never returns (thread exit) drops it first.
+void syscall_unlock_current();
 // Log an unknown syscall (once per number) and return -ENOSYS.
 i64 syscall_unknown(u64 nr);

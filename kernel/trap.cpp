@@ -2,6 +2,7 @@
 // prints one clear line plus a register dump and ends the machine with a non-zero status.
 #include "cpu.h"
 #include "mm.h"
+#include "smp.h"
 
 namespace {
 const char* const names[32] = {
@@ -45,6 +46,10 @@ extern "C" void trap_handler(Regs* r) {
   if (syscall_via_fault(r)) return;
   u64 cr2 = r->vector == 14 ? read_cr2() : 0;
   if (r->vector == 14 && vm_fault(cr2, r->error)) return;
+  if (r->vector == IPI_WAKE || r->vector == 0xff) {   // wake-up IPI / APIC spurious
+    if (r->vector == IPI_WAKE) lapic_eoi();
+    return;
+  }
   if (r->vector >= 32) {                       // stray interrupt (everything is masked)
     if (r->vector < 48) {
       if (r->vector >= 40) outb(0xa0, 0x20);

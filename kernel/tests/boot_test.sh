@@ -47,6 +47,9 @@ case "$case_name" in
   segfault)
     mk --file "$systest=/systest" --cmdline "/systest segv"
     run; expect_rc 123; expect_line "program crashed: page fault" "$err" ;;
+  threads)
+    mk --file "$systest=/systest" --cmdline "/systest threads"
+    run --smp 2; expect_rc 0; expect_line "threads: ok" "$out" ;;
   persist)
     mk --file "$systest=/systest" --mkdir /state --cmdline "/systest persist-write /state"
     run; expect_rc 0; expect_line "persist: wrote" "$out"
@@ -57,13 +60,14 @@ case "$case_name" in
   bareflow-missing-model)
     mk --file "$bareflow=/bareflow" --cmdline "/bareflow run -m /models/missing.bin -p hi -n 4"
     run; [ "$rc" -ne 0 ] && [ "$rc" -lt 124 ] || fail "exit status $rc, expected the program's own error status" ;;
-  bareflow-stories260k)
+  bareflow-stories260k|bareflow-stories260k-t2)
+    t=1 smp=1; [ "$case_name" = bareflow-stories260k-t2 ] && t=2 smp=2
     model="$shared/models/stories260K/stories260K.bin" tok="$shared/models/stories260K/tok512.bin"
-    args=(run -m "$model" -z "$tok" -p "Once upon a time" -n 40 --temp 0 -t 1)
+    args=(run -m "$model" -z "$tok" -p "Once upon a time" -n 40 --temp 0 -t $t)
     "$bareflow" "${args[@]}" >"$work/linux.out" 2>/dev/null || fail "bareflow failed on Linux"
     mk --file "$bareflow=/bareflow" --file "$model=/models/stories260K.bin" --file "$tok=/models/tok512.bin" \
-       --mkdir /state --cmdline '/bareflow run -m /models/stories260K.bin -z /models/tok512.bin -p "Once upon a time" -n 40 --temp 0 -t 1'
-    run; expect_rc 0
+       --mkdir /state --cmdline "/bareflow run -m /models/stories260K.bin -z /models/tok512.bin -p \"Once upon a time\" -n 40 --temp 0 -t $t"
+    run --smp $smp; expect_rc 0
     cmp -s "$work/linux.out" "$out" || { diff "$work/linux.out" "$out" | head -20; fail "guest stdout differs from Linux"; } ;;
   *) echo "unknown case $case_name"; exit 2 ;;
 esac

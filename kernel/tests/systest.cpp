@@ -1,8 +1,12 @@
 // systest: checks the Linux syscall semantics BareFlow's kernel implements, from inside
 // the guest (it also passes on Linux). Usage: systest [DIR] (a writable directory,
 // default /state), or: systest persist-write DIR / persist-read DIR (two-boot test),
-// or: systest segv (crashes on purpose).
+// or: systest threads (two threads; boot with --smp 2), or: systest segv (crashes on purpose).
+#include <atomic>
 #include <cerrno>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -174,8 +178,31 @@ static int persist(bool write_mode, const std::string& dir) {
   return ok ? 0 : 1;
 }
 
+// Two threads (needs --smp 2 in the guest): atomics, a mutex + condition variable, join.
+static int threads() {
+  std::atomic<long> sum{0};
+  std::mutex m;
+  std::condition_variable cv;
+  int stage = 0;
+  std::thread t([&] {
+    for (long i = 0; i < 1000000; i++) sum += 1;
+    { std::lock_guard<std::mutex> g(m); stage = 1; }
+    cv.notify_one();
+  });
+  { std::unique_lock<std::mutex> g(m); cv.wait(g, [&] { return stage == 1; }); }
+  t.join();
+  for (int round = 0; round < 3; round++) {   // the CPU is reused after each join
+    std::thread u([&] { sum += 10; });
+    u.join();
+  }
+  bool ok = sum == 1000030;
+  printf("threads: %s (sum %ld, hardware_concurrency %u)\n", ok ? "ok" : "WRONG", sum.load(), std::thread::hardware_concurrency());
+  return ok ? 0 : 1;
+}
+
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "threads") return threads();
   if (mode == "segv") { volatile int* p = nullptr; *p = 1; return 0; }
   if (mode == "persist-write" || mode == "persist-read") return persist(mode == "persist-write", argc > 2 ? argv[2] : "/state");
   std::string dir = argc > 1 ? argv[1] : "/state";
