@@ -718,7 +718,13 @@ int dir_find_free(Fat16* fs, uint32_t dir, uint32_t need, uint32_t* first_slot) 
         slot--;   // retry this slot index, now inside the new cluster
         continue;
       }
-      if (pass == 0 && rel != last_rel) run = 0;   // pass 0: runs may not cross sectors
+      if (pass == 0 && rel != last_rel) {
+        // Pass 0: runs may not cross sectors. Past the end marker a run must
+        // include that marker (else the entries would sit behind it, unseen),
+        // so once the end was seen in an earlier sector, pass 0 has failed.
+        if (ended) break;
+        run = 0;
+      }
       last_rel = rel;
       int err = 0;
       const uint8_t* s = sector_get(fs, rel, &err);
