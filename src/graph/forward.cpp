@@ -34,9 +34,7 @@ Forward::Forward(const Model& model, const ForwardOptions& options)
   embed_.weight = &model_.token_embedding;
   embed_.out = s_.x.data();
   for (int l = 0; l < config_.n_layers; ++l) build_layer(l);
-  final_norm_ = vector_op(OpKind::RmsNorm, "output_norm", -1, config_.dim);
-  final_norm_.weight = &model_.final_norm;
-  final_norm_.in = final_norm_.out = s_.x.data();
+  final_norm_ = rmsnorm("output_norm", -1, model_.final_norm, s_.x.data(), s_.x.data());
   classifier_ = matvec("output", -1, model_.classifier, s_.x.data(), s_.logits.data());
   collect_ops();
   install(options.tier);
@@ -62,16 +60,29 @@ OpInstance Forward::matvec(const std::string& name, int layer, const Tensor& w, 
   return op;
 }
 
+OpInstance Forward::rmsnorm(const std::string& name, int layer, const Tensor& w, const float* in, float* out) {
+  OpInstance op = vector_op(OpKind::RmsNorm, name, layer, config_.dim);
+  op.weight = &w;
+  op.in = in;
+  op.out = out;
+  return op;
+}
+
+// x += delta
+OpInstance Forward::residual(const std::string& name, int layer, const float* delta) {
+  OpInstance op = vector_op(OpKind::Add, name, layer, config_.dim);
+  op.out = s_.x.data();
+  op.in = delta;
+  return op;
+}
+
 void Forward::build_layer(int l) {
   const LayerWeights& w = model_.layers[l];
   const std::string p = "blk." + std::to_string(l) + ".";
   const size_t cache_offset = static_cast<size_t>(l) * context_ * config_.kv_dim();
   LayerOps L;
 
-  L.attn_norm = vector_op(OpKind::RmsNorm, p + "attn_norm", l, config_.dim);
-  L.attn_norm.weight = &w.attn_norm;
-  L.attn_norm.in = s_.x.data();
-  L.attn_norm.out = s_.xb.data();
+  L.attn_norm = rmsnorm(p + "attn_norm", l, w.attn_norm, s_.x.data(), s_.xb.data());
   L.q = matvec(p + "attn_q", l, w.wq, s_.xb.data(), s_.q.data());
   L.k = matvec(p + "attn_k", l, w.wk, s_.xb.data(), s_.k.data());
   L.v = matvec(p + "attn_v", l, w.wv, s_.xb.data(), s_.v.data());
@@ -87,23 +98,16 @@ void Forward::build_layer(int l) {
   L.attention.scores = s_.scores.data();
   L.attention.out = s_.xb.data();
   L.o = matvec(p + "attn_output", l, w.wo, s_.xb.data(), s_.xb2.data());
-  L.attn_residual = vector_op(OpKind::Add, p + "attn_residual", l, config_.dim);
-  L.attn_residual.out = s_.x.data();
-  L.attn_residual.in = s_.xb2.data();
+  L.attn_residual = residual(p + "attn_residual", l, s_.xb2.data());
 
-  L.ffn_norm = vector_op(OpKind::RmsNorm, p + "ffn_norm", l, config_.dim);
-  L.ffn_norm.weight = &w.ffn_norm;
-  L.ffn_norm.in = s_.x.data();
-  L.ffn_norm.out = s_.xb.data();
+  L.ffn_norm = rmsnorm(p + "ffn_norm", l, w.ffn_norm, s_.x.data(), s_.xb.data());
   L.gate = matvec(p + "ffn_gate", l, w.w1, s_.xb.data(), s_.hb.data());
   L.up = matvec(p + "ffn_up", l, w.w3, s_.xb.data(), s_.hb2.data());
   L.swiglu = vector_op(OpKind::SwiGLU, p + "swiglu", l, config_.hidden_dim);
   L.swiglu.out = s_.hb.data();
   L.swiglu.in2 = s_.hb2.data();
   L.down = matvec(p + "ffn_down", l, w.w2, s_.hb.data(), s_.xb.data());
-  L.ffn_residual = vector_op(OpKind::Add, p + "ffn_residual", l, config_.dim);
-  L.ffn_residual.out = s_.x.data();
-  L.ffn_residual.in = s_.xb.data();
+  L.ffn_residual = residual(p + "ffn_residual", l, s_.xb.data());
   layers_.push_back(std::move(L));
 }
 

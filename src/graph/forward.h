@@ -61,6 +61,8 @@ class Forward {
  private:
   OpInstance matvec(const std::string& name, int layer, const Tensor& w, const float* in, float* out);
   OpInstance vector_op(OpKind kind, const std::string& name, int layer, int64_t n);
+  OpInstance rmsnorm(const std::string& name, int layer, const Tensor& w, const float* in, float* out);
+  OpInstance residual(const std::string& name, int layer, const float* delta);
   void build_layer(int l);
   void collect_ops();
 

@@ -3,6 +3,7 @@
 // before a single pointer into the file is formed.
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "model/model.h"
 #include "model/model_builder.h"
@@ -128,18 +129,44 @@ class Llama2cBuilder {
 
   static std::string layer_name(int l, const char* name) { return "blk." + std::to_string(l) + "." + name; }
 
+  // One weight matrix of every layer, in the order the checkpoint stores them.
+  struct LayerMatrix {
+    Field field;
+    const char* name;
+    int64_t rows, cols;
+  };
+  std::vector<LayerMatrix> attention_matrices() const {
+    int64_t dim = c_.dim, kv = c_.kv_dim();
+    return {{&LayerWeights::wq, "attn_q", dim, dim},
+            {&LayerWeights::wk, "attn_k", kv, dim},
+            {&LayerWeights::wv, "attn_v", kv, dim},
+            {&LayerWeights::wo, "attn_output", dim, dim}};
+  }
+  std::vector<LayerMatrix> ffn_matrices() const {
+    int64_t dim = c_.dim, hidden = c_.hidden_dim;
+    return {{&LayerWeights::w1, "ffn_gate", hidden, dim},
+            {&LayerWeights::w2, "ffn_down", dim, hidden},
+            {&LayerWeights::w3, "ffn_up", hidden, dim}};
+  }
+
+  // v0/v1 store all layers of one matrix together; v2 stores each layer's int8 values then its scales.
+  void read_matrices(const std::vector<LayerMatrix>& list) {
+    for (const LayerMatrix& m : list) {
+      if (h_.version < 2) {
+        f32_per_layer(m.field, m.name, m.rows, m.cols);
+      } else {
+        for (int l = 0; l < c_.n_layers; ++l) m_.layers[l].*m.field = i8g(layer_name(l, m.name), m.rows, m.cols);
+      }
+    }
+  }
+
   void build_v0() {
-    int64_t dim = c_.dim, hidden = c_.hidden_dim, kv = c_.kv_dim();
+    int64_t dim = c_.dim;
     m_.token_embedding = f32("token_embd", c_.vocab_size, dim);
     f32_per_layer(&LayerWeights::attn_norm, "attn_norm", 1, dim);
-    f32_per_layer(&LayerWeights::wq, "attn_q", dim, dim);
-    f32_per_layer(&LayerWeights::wk, "attn_k", kv, dim);
-    f32_per_layer(&LayerWeights::wv, "attn_v", kv, dim);
-    f32_per_layer(&LayerWeights::wo, "attn_output", dim, dim);
+    read_matrices(attention_matrices());
     f32_per_layer(&LayerWeights::ffn_norm, "ffn_norm", 1, dim);
-    f32_per_layer(&LayerWeights::w1, "ffn_gate", hidden, dim);
-    f32_per_layer(&LayerWeights::w2, "ffn_down", dim, hidden);
-    f32_per_layer(&LayerWeights::w3, "ffn_up", hidden, dim);
+    read_matrices(ffn_matrices());
     m_.final_norm = f32("output_norm", 1, dim);
     f32("freq_cis_real", c_.seq_len, c_.head_size() / 2);  // precomputed RoPE tables, unused
     f32("freq_cis_imag", c_.seq_len, c_.head_size() / 2);
@@ -147,35 +174,18 @@ class Llama2cBuilder {
   }
 
   void build_v1_v2() {
-    int64_t dim = c_.dim, hidden = c_.hidden_dim, kv = c_.kv_dim();
+    int64_t dim = c_.dim;
     f32_per_layer(&LayerWeights::attn_norm, "attn_norm", 1, dim);
     f32_per_layer(&LayerWeights::ffn_norm, "ffn_norm", 1, dim);
     m_.final_norm = f32("output_norm", 1, dim);
-    if (h_.version == 1) {
-      m_.token_embedding = f32("token_embd", c_.vocab_size, dim);
-      f32_per_layer(&LayerWeights::wq, "attn_q", dim, dim);
-      f32_per_layer(&LayerWeights::wk, "attn_k", kv, dim);
-      f32_per_layer(&LayerWeights::wv, "attn_v", kv, dim);
-      f32_per_layer(&LayerWeights::wo, "attn_output", dim, dim);
-      f32_per_layer(&LayerWeights::w1, "ffn_gate", hidden, dim);
-      f32_per_layer(&LayerWeights::w2, "ffn_down", dim, hidden);
-      f32_per_layer(&LayerWeights::w3, "ffn_up", hidden, dim);
-      finish_classifier([&] { return f32("output", c_.vocab_size, dim); });
-      return;
-    }
-    if (h_.group <= 0 || h_.group > (1 << 20)) throw InputError(m_.path, "group size " + std::to_string(h_.group) + " out of range");
-    m_.token_embedding = i8g("token_embd", c_.vocab_size, dim);
-    auto per_layer = [&](Field field, const char* name, int64_t rows, int64_t cols) {
-      for (int l = 0; l < c_.n_layers; ++l) m_.layers[l].*field = i8g(layer_name(l, name), rows, cols);
-    };
-    per_layer(&LayerWeights::wq, "attn_q", dim, dim);
-    per_layer(&LayerWeights::wk, "attn_k", kv, dim);
-    per_layer(&LayerWeights::wv, "attn_v", kv, dim);
-    per_layer(&LayerWeights::wo, "attn_output", dim, dim);
-    per_layer(&LayerWeights::w1, "ffn_gate", hidden, dim);
-    per_layer(&LayerWeights::w2, "ffn_down", dim, hidden);
-    per_layer(&LayerWeights::w3, "ffn_up", hidden, dim);
-    finish_classifier([&] { return i8g("output", c_.vocab_size, dim); });
+    bool quantized = h_.version == 2;
+    if (quantized && (h_.group <= 0 || h_.group > (1 << 20)))
+      throw InputError(m_.path, "group size " + std::to_string(h_.group) + " out of range");
+    auto matrix = [&](const char* name, int64_t rows) { return quantized ? i8g(name, rows, dim) : f32(name, rows, dim); };
+    m_.token_embedding = matrix("token_embd", c_.vocab_size);
+    read_matrices(attention_matrices());
+    read_matrices(ffn_matrices());
+    finish_classifier([&] { return matrix("output", c_.vocab_size); });
   }
 
   template <typename F>
