@@ -33,7 +33,9 @@ class ModelTest : public ::testing::TestWithParam<int> {};
 TEST_P(ModelTest, RandomOpsMatchModel) {
   if (!HaveTools()) GTEST_SKIP() << "mtools/dosfstools not installed";
   std::string dir = TempDir();
-  std::string img = MakeImage(dir, 8192, "-s 1 -f 1");
+  const char* layouts[] = {"-s 1 -f 1", "-s 4 -f 2", "-s 2 -f 1 -r 64"};
+  const uint32_t sizes[] = {8192, 40000, 20000};
+  std::string img = MakeImage(dir, sizes[GetParam() % 3], layouts[GetParam() % 3]);
   MemDisk disk(ReadBytes(img));
   Fat16 fs;
   ASSERT_EQ(fat16_mount(&fs, disk.dev()), 0);
@@ -98,6 +100,55 @@ TEST_P(ModelTest, RandomOpsMatchModel) {
       } else {
         EXPECT_EQ(fat16_unlink(&fs, path.c_str()), FAT16_ENOENT);
       }
+    } else if (kind == 7 && m.dirs.count(lp)) {   // rename a directory
+      std::string pd2 = pick_dir();
+      std::string name2 = names[rng() % 10];
+      std::string path2 = spelled_dir(pd2) + "/" + name2, lp2 = Lower(pd2 + "/" + name2);
+      int r = fat16_rename(&fs, path.c_str(), path2.c_str());
+      if (getenv("FAT16_MODEL_TRACE")) printf("  rename dir -> %s = %d\n", path2.c_str(), r);
+      if (lp2 == lp) {
+        EXPECT_EQ(r, 0);
+        m.spelled[lp] = path2;
+        continue;
+      }
+      if ((lp2 + "/").rfind(lp + "/", 0) == 0) {
+        EXPECT_EQ(r, FAT16_EINVAL);
+        continue;
+      }
+      if (m.files.count(lp2)) {
+        EXPECT_EQ(r, FAT16_ENOTDIR);
+        continue;
+      }
+      if (m.dirs.count(lp2)) {
+        bool empty = true;
+        for (auto& [p, d] : m.files) empty &= p.rfind(lp2 + "/", 0) != 0;
+        for (auto& p : m.dirs) empty &= p.rfind(lp2 + "/", 0) != 0;
+        if (!empty) {
+          EXPECT_EQ(r, FAT16_ENOTEMPTY);
+          continue;
+        }
+        m.dirs.erase(lp2);
+      }
+      ASSERT_EQ(r, 0) << path << " -> " << path2 << ": " << fs.error;
+      // Move every model path under lp to lp2.
+      auto move_key = [&](const std::string& k) { return lp2 + k.substr(lp.size()); };
+      auto move_spelled = [&](const std::string& k) { return path2 + m.spelled[k].substr(m.spelled[lp].size()); };
+      std::map<std::string, std::vector<uint8_t>> files;
+      std::set<std::string> dirs;
+      std::map<std::string, std::string> spelled;
+      for (auto& [k, v] : m.files) {
+        bool under = k.rfind(lp + "/", 0) == 0;
+        files[under ? move_key(k) : k] = v;
+        spelled[under ? move_key(k) : k] = under ? move_spelled(k) : m.spelled[k];
+      }
+      for (auto& k : m.dirs) {
+        bool under = k == lp || k.rfind(lp + "/", 0) == 0;
+        dirs.insert(under ? move_key(k) : k);
+        if (!k.empty()) spelled[under ? move_key(k) : k] = under ? move_spelled(k) : m.spelled[k];
+      }
+      m.files = files;
+      m.dirs = dirs;
+      m.spelled = spelled;
     } else {   // rename a file to another name (maybe replacing, maybe other dir)
       if (!m.files.count(lp)) continue;
       std::string pd2 = pick_dir();
