@@ -2,7 +2,9 @@
 // best-scoring pair first, through a priority queue of candidate pairs (as SentencePiece does), so a
 // long prompt costs O(n log n) rather than llama2.c's O(n^2) rescans. The result is the same: among
 // the live pairs the queue always yields the highest score, leftmost on ties.
+#include <climits>
 #include <queue>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -128,6 +130,8 @@ std::vector<int> Tokenizer::encode(std::string_view text, bool add_bos, bool add
   std::string norm;
   if (vocab_.add_space_prefix && !text.empty()) norm = " ";
   norm += plain_spaces(text);
+  // Symbols are numbered with int; no real prompt comes near this.
+  if (norm.size() >= static_cast<size_t>(INT_MAX)) throw std::length_error("text too long to tokenize");
   auto find = [this](std::string_view p) { return this->find(p); };
   Merger merger(norm, find, vocab_.scores);
   const std::vector<Symbol>& symbols = merger.run();

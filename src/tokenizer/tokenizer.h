@@ -32,7 +32,8 @@ class Tokenizer {
 
   // SentencePiece encoding: a space prefix when vocab.add_space_prefix and the text is non-empty,
   // merges by highest score (leftmost on ties), byte fallback to <0xNN> tokens (or unk when the
-  // vocabulary has no such byte token). Invalid UTF-8 bytes are taken one by one.
+  // vocabulary has no such byte token). Invalid UTF-8 bytes are taken one by one. A U+2581 in the
+  // text counts as a space, as in SentencePiece. Throws std::length_error for text of 2 GiB or more.
   std::vector<int> encode(std::string_view text, bool add_bos, bool add_eos) const;
   // The text of `token` printed after `prev`: byte tokens give their raw byte, the leading space of
   // a piece is dropped after BOS (llama2.c), BOS/EOS and control tokens give "".
