@@ -362,17 +362,21 @@ u64 backing_frame(u64 uaddr) {
   return *pte & PTE_ADDR;
 }
 
+// Hands fill() the longest physically contiguous run of backing frames (up to 1 MiB), so
+// the disk can DMA big pieces at once (fresh frames come from a bump allocator).
 i64 vm_fill(u64 uaddr, u64 len, FillFn fill, void* ctx) {
   if (!user_range_ok(uaddr, len)) return -14;
   for (u64 done = 0; done < len;) {
-    u64 pa;
+    u64 va = uaddr + done, pa, n;
     {
       LockGuard g(mm_lock);
-      if (!vma_find(uaddr + done)) return -14;
-      pa = backing_frame(uaddr + done);
+      if (!vma_find(va)) return -14;
+      pa = backing_frame(va) + (va & (PAGE - 1));
+      n = min(len - done, PAGE - (va & (PAGE - 1)));
+      while (done + n < len && n < (1u << 20) && vma_find(va + n) && backing_frame(va + n) == pa + n)
+        n += min(len - done - n, PAGE);
     }
-    u64 off = (uaddr + done) & (PAGE - 1), n = min(len - done, PAGE - off);
-    i64 r = fill(ctx, static_cast<u8*>(p2v(pa)) + off, done, n);
+    i64 r = fill(ctx, p2v(pa), done, n);
     if (r < 0) return r;
     done += n;
   }

@@ -65,32 +65,24 @@ i64 check_elf(File* f, Ehdr* eh, Phdr* ph, const char** why) {
   return 0;
 }
 
-// Maps every PT_LOAD: all pages writable while copying, then the final protections.
-// Pages shared by two segments get the union of both protections.
+// Maps every PT_LOAD with its final protection (a page shared by two segments gets the
+// union) and DMAs the file bytes in; the rest of each segment is fresh zero pages.
 i64 map_segments(File* f, const Ehdr& eh, const Phdr* ph, u64 base, u64* brk_start) {
-  u64 lo = ~0ul, hi = 0;
-  for (int i = 0; i < eh.phnum; i++) {
-    if (ph[i].type != PT_LOAD || !ph[i].memsz) continue;
-    lo = min(lo, align_down(base + ph[i].vaddr, PAGE));
-    hi = max(hi, align_up(base + ph[i].vaddr + ph[i].memsz, PAGE));
-  }
-  if (lo >= hi) return -8;
-  if (vm_map(lo, hi - lo, PROT_READ | PROT_WRITE, true, false) < 0) return -12;
-  for (int i = 0; i < eh.phnum; i++) {
-    if (ph[i].type != PT_LOAD) continue;
-    if (copy_segment(f, base + ph[i].vaddr, ph[i].filesz, ph[i].offset) < 0) return -5;
-  }
-  vm_protect(lo, hi - lo, PROT_NONE);
-  u64 prev_end = 0;
+  u64 prev_end = 0, hi = 0;
   u32 prev_prot = 0;
   for (int i = 0; i < eh.phnum; i++) {
     if (ph[i].type != PT_LOAD || !ph[i].memsz) continue;
     u64 s = align_down(base + ph[i].vaddr, PAGE), e = align_up(base + ph[i].vaddr + ph[i].memsz, PAGE);
     u32 prot = seg_prot(ph[i].flags);
-    vm_protect(s, e - s, prot);
-    if (s < prev_end) vm_protect(s, PAGE, prot | prev_prot);
-    prev_end = e, prev_prot = prot;
+    if (s < prev_end) {                       // first page already mapped by the previous segment
+      vm_protect(s, PAGE, prot | prev_prot);
+      s += PAGE;
+    }
+    if (s < e && vm_map(s, e - s, prot, true, true) < 0) return -12;
+    if (copy_segment(f, base + ph[i].vaddr, ph[i].filesz, ph[i].offset) < 0) return -5;
+    prev_end = max(prev_end, e), prev_prot = prot, hi = max(hi, e);
   }
+  if (!hi) return -8;
   *brk_start = hi;
   return 0;
 }
