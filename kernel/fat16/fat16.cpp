@@ -993,14 +993,27 @@ int entry_sync(Fat16* fs, Fat16File* f) {
   return sector_put(fs, s);
 }
 
-int entry_check(Fat16* fs, const Fat16File* f) {
+// Re-reads the handle's directory entry: the disk is authoritative, so several
+// handles on one file (or a handle on a file that a rename replaced) see the
+// current start cluster and size. FAT16_ESTALE if the entry no longer holds
+// this name (deleted, or renamed away).
+int entry_refresh(Fat16* fs, Fat16File* f) {
   if (f->dirent_lba == 0) return 0;
   int err = 0;
   const uint8_t* s = sector_get(fs, f->dirent_lba, &err);
   if (!s) return err;
   const uint8_t* e = s + f->dirent_index * 32u;
-  if (!meq(e, f->short_name, 11) || ld16(e + 26) != f->first_cluster)
+  if (!meq(e, f->short_name, 11) || bool(e[11] & kAttrDir) != bool(f->is_dir))
     return fail(fs, FAT16_ESTALE, "file was renamed or deleted while open");
+  uint16_t first = ld16(e + 26);
+  uint32_t size = f->is_dir ? 0 : ld32(e + 28);
+  if (first != f->first_cluster || size != f->size) {
+    if (first != 0 && !valid_cluster(fs, first)) return fail(fs, FAT16_EUCLEAN, "start cluster outside the FAT");
+    f->first_cluster = first;
+    f->size = size;
+    f->hint_cluster = 0;
+    f->hint_index = 0;
+  }
   return 0;
 }
 
@@ -1338,6 +1351,8 @@ int fat16_open(Fat16* fs, const char* path, uint32_t flags, Fat16File* out) {
 int64_t fat16_read(Fat16* fs, Fat16File* f, uint64_t offset, void* buf, size_t len) {
   if (!fs->mounted) return fail(fs, FAT16_EINVAL, "not mounted");
   if (f->is_dir) return fail(fs, FAT16_EISDIR, "is a directory");
+  int rerr = entry_refresh(fs, f);
+  if (rerr) return rerr;
   if (offset >= f->size || len == 0) return 0;
   if (len > f->size - offset) len = size_t(f->size - offset);
   uint8_t* dst = static_cast<uint8_t*>(buf);
@@ -1377,7 +1392,7 @@ int64_t fat16_write(Fat16* fs, Fat16File* f, uint64_t offset, const void* buf, s
   if (f->is_dir) return fail(fs, FAT16_EISDIR, "is a directory");
   if (len == 0) return 0;
   if (offset + len > 0xFFFFFFFFull || offset + len < offset) return fail(fs, FAT16_EFBIG, "file would exceed 4 GiB - 1");
-  int err = entry_check(fs, f);
+  int err = entry_refresh(fs, f);
   if (err) return err;
   const uint8_t* src = static_cast<const uint8_t*>(buf);
   uint64_t end = offset + len;
@@ -1412,7 +1427,7 @@ int fat16_truncate(Fat16* fs, Fat16File* f, uint64_t size) {
   if (!fs->mounted) return fail(fs, FAT16_EINVAL, "not mounted");
   if (f->is_dir) return fail(fs, FAT16_EISDIR, "is a directory");
   if (size > 0xFFFFFFFFull) return fail(fs, FAT16_EFBIG, "file would exceed 4 GiB - 1");
-  int err = entry_check(fs, f);
+  int err = entry_refresh(fs, f);
   if (err) return err;
   if (size == f->size) return 0;
   if (size < f->size) return shrink(fs, f, uint32_t(size));
@@ -1446,6 +1461,8 @@ int fat16_fstat(Fat16* fs, const Fat16File* f, Fat16Stat* st) {
     const uint8_t* e = s + f->dirent_index * 32u;
     if (meq(e, f->short_name, 11)) {
       st->attr = e[11];
+      st->first_cluster = ld16(e + 26);
+      if (!f->is_dir) st->size = ld32(e + 28);
       st->mtime = fat_to_unix(ld16(e + 24), ld16(e + 22));
     }
   }

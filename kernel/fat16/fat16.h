@@ -42,10 +42,11 @@
 // between leaves a '..' that fsck corrects. fat16_fsync()/fat16_sync() flush
 // the device cache.
 //
-// Handles: a Fat16File remembers where its directory entry lives. If that
-// entry is renamed or deleted by another path operation while the handle is
-// open, further writes through the handle return FAT16_ESTALE instead of
-// corrupting the new entry (reads keep working on the cached chain).
+// Handles: a Fat16File remembers where its directory entry lives and re-reads
+// that entry on every read/write/truncate, so several handles on one file stay
+// coherent, and a handle on a file that a rename replaced sees the new file.
+// If the entry was deleted or renamed away, the handle gets FAT16_ESTALE
+// (never a read of freed clusters, never a write into someone else's entry).
 #pragma once
 
 #include <stddef.h>

@@ -1,6 +1,8 @@
 // API semantics: error codes, handles, rename rules, space exhaustion.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "test_util.h"
 
 using namespace fat16test;
@@ -76,8 +78,32 @@ TEST_F(ApiTest, RenameReplacesAndHandlesGoStale) {
   EXPECT_EQ(got, RandomBytes(5000, 2));
   Fat16File f;
   EXPECT_EQ(fat16_open(&fs, "/state.bin.tmp", 0, &f), FAT16_ENOENT);
+  // The handle on the replaced target now sees the new file (never freed clusters).
+  std::vector<uint8_t> via_old(5000);
+  EXPECT_EQ(fat16_read(&fs, &old_handle, 0, via_old.data(), via_old.size()), 5000);
+  EXPECT_EQ(via_old, RandomBytes(5000, 2));
+  // A handle on a deleted file is stale.
+  Fat16File doomed;
+  ASSERT_TRUE(LibWriteAll(&fs, "/doomed", RandomBytes(100, 3)));
+  ASSERT_EQ(fat16_open(&fs, "/doomed", 0, &doomed), 0);
+  ASSERT_EQ(fat16_unlink(&fs, "/doomed"), 0);
   uint8_t b = 7;
-  EXPECT_EQ(fat16_write(&fs, &old_handle, 0, &b, 1), FAT16_ESTALE);
+  EXPECT_EQ(fat16_write(&fs, &doomed, 0, &b, 1), FAT16_ESTALE);
+  EXPECT_EQ(fat16_read(&fs, &doomed, 0, &b, 1), FAT16_ESTALE);
+  // Two handles on one file stay coherent.
+  Fat16File h1, h2;
+  ASSERT_EQ(fat16_open(&fs, "/two", FAT16_O_CREAT, &h1), 0);
+  ASSERT_EQ(fat16_open(&fs, "/two", 0, &h2), 0);
+  auto big = RandomBytes(10000, 4);
+  ASSERT_EQ(fat16_write(&fs, &h1, 0, big.data(), big.size()), 10000);
+  ASSERT_EQ(fat16_write(&fs, &h2, 10000, big.data(), 100), 100);
+  ASSERT_EQ(fat16_write(&fs, &h1, 5, &b, 1), 1);
+  std::vector<uint8_t> want = big;
+  want.insert(want.end(), big.begin(), big.begin() + 100);
+  want[5] = 7;
+  std::vector<uint8_t> two;
+  ASSERT_TRUE(LibReadAll(&fs, "/two", &two));
+  EXPECT_EQ(two, want);
   // Rename onto itself and case-only rename.
   EXPECT_EQ(fat16_rename(&fs, "/state.bin", "/state.bin"), 0);
   EXPECT_EQ(fat16_rename(&fs, "/state.bin", "/State.Bin"), 0);
@@ -85,8 +111,10 @@ TEST_F(ApiTest, RenameReplacesAndHandlesGoStale) {
   ASSERT_EQ(fat16_open(&fs, "/", 0, &root), 0);
   uint32_t pos = 0;
   Fat16DirEntry e;
-  ASSERT_EQ(fat16_readdir(&fs, &root, &pos, &e), 1);
-  EXPECT_STREQ(e.name, "State.Bin");
+  std::vector<std::string> names;
+  while (fat16_readdir(&fs, &root, &pos, &e) == 1) names.push_back(e.name);
+  EXPECT_EQ(std::count(names.begin(), names.end(), "State.Bin"), 1);
+  EXPECT_EQ(std::count(names.begin(), names.end(), "state.bin"), 0);
   // Directory over empty directory.
   ASSERT_EQ(fat16_mkdir(&fs, "/a"), 0);
   ASSERT_EQ(fat16_mkdir(&fs, "/b"), 0);
