@@ -51,7 +51,9 @@ Fsck RunFsck(const std::string& image);
 // True if every complaint in the fsck output is one that only leaks space:
 // "Reclaimed N unused clusters", or an over-long chain of a file whose name
 // contains `growing` (case-insensitive; empty = none allowed).
-bool OnlyLeaks(const std::string& fsck_out, const std::string& growing);
+// With `fats_may_differ`, "FATs differ ... Using first FAT" is accepted too
+// (two-FAT volumes: FAT 1 is always written first and is the consistent one).
+bool OnlyLeaks(const std::string& fsck_out, const std::string& growing, bool fats_may_differ = false);
 
 // Reads a whole file through the library; returns false if it cannot.
 bool LibReadAll(Fat16* fs, const char* path, std::vector<uint8_t>* out);
