@@ -16,11 +16,18 @@ int main(int argc, char** argv) {
   bf::cli::add_bench_command(app);
   bf::add_mkmodel_command(app);
   try {
+    if (argc > 1 && argv[1][0] != '-') {
+      try {
+        app.get_subcommand(argv[1]);
+      } catch (const CLI::OptionNotFound&) {
+        throw CLI::ParseError("unknown command '" + std::string(argv[1]) + "'", CLI::ExitCodes::ExtrasError);
+      }
+    }
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
+    std::fprintf(stderr, "bareflow: error: %s (see --help)\n", e.what());
     return bf::kExitBadInput;
   } catch (const bf::InputError& e) {
     std::fflush(stdout);
