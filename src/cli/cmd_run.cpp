@@ -59,7 +59,7 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--top-p", o->gen.sampler.top_p, "Top-p nucleus (1 = off)")->check(CLI::Range(0.0f, 1.0f))->capture_default_str();
   cmd->add_option("-s,--seed", o->gen.sampler.seed, "Random seed")->capture_default_str();
   cmd->add_option("-t,--threads", o->threads, "Threads (default: all available)")->check(CLI::Range(0, 1024));
-  cmd->add_option("-c,--ctx-size", o->context, "Context positions to allocate (default: the model's)")
+  cmd->add_option("-c,--ctx-size", o->context, "Context positions (default: the model's context length, at most 8192)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--reference", o->reference, "Run the single-threaded reference kernels");
   cmd->callback([o] { run_command(*o); });

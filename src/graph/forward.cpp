@@ -19,8 +19,12 @@ RunState::RunState(const ModelConfig& c, int context)
       value_cache(static_cast<size_t>(c.n_layers) * context * c.kv_dim()) {}
 
 namespace {
+// Without an explicit context, allocate at most this many positions: a file that claims
+// a context of millions must not make the KV cache swallow the machine.
+constexpr int kDefaultContextCap = 8192;
+
 int context_of(const Model& m, const ForwardOptions& o) {
-  return o.context > 0 ? std::min(o.context, m.config.seq_len) : m.config.seq_len;
+  return std::min(o.context > 0 ? o.context : kDefaultContextCap, m.config.seq_len);
 }
 }  // namespace
 

@@ -39,7 +39,7 @@ struct LayerOps {
 
 struct ForwardOptions {
   int threads = 1;
-  int context = 0;  // positions to allocate; 0 = the model's context length
+  int context = 0;  // positions to allocate (capped at the model's); 0 = the model's, at most 8192
   Tier tier = Tier::Parallel;
 };
 
