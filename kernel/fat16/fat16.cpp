@@ -32,14 +32,19 @@
 //      The host test (tests/powercut_test.cpp) checks exactly this for every
 //      prefix and that the state file is always the old or the new version.
 // The order, per operation:
-//   * write (growing): (a) file data into clusters that are still free, then
-//     flush; (b) FAT entries of the new clusters (chain + EOC) - unreachable;
+//   * write (growing): (a) file data into clusters that are still free;
+//     (b) FAT entries of the new clusters (chain + EOC) - unreachable;
 //     (c) FAT entry of the old last cluster -> first new one (if any); (b) and
 //     (c) are one write when they share a FAT sector, else (b) goes first;
 //     (d) flush; (e) the directory entry: start cluster and size, one sector.
 //     A crash before (e) leaves the old size and old data intact; between (b)
 //     and (e) fsck sees leaked clusters / an over-long chain on this file.
-//   * write (no new cluster): data, flush, then the size: one sector.
+//   * write (no new cluster): data, then the size: one sector.
+//   * Data is NOT flushed before it becomes reachable (that would cost a
+//     device flush per write call): after a power cut, bytes written since the
+//     last fsync may read as garbage. POSIX promises nothing more, fsck does
+//     not care, and write-temp / fsync / rename is unaffected because the
+//     fsync comes before the rename.
 //   * mkdir: the new cluster ('.', '..', zeros), flush, FAT EOC, flush, then
 //     the entry (a cut in between leaks one cluster).
 //   * create: short entry sector first, then the sectors with its LFN slots
@@ -1139,8 +1144,6 @@ int grow(Fat16* fs, Fat16File* f, uint64_t new_size, uint64_t data_off, const ui
       if (err) return err;
     }
   }
-  err = barrier(fs);
-  if (err) return err;
   uint32_t old_last = 0;
   if (have > 0) {
     err = file_cluster(fs, f, uint64_t(have - 1) * fs->bytes_per_cluster, &old_last);
@@ -1413,7 +1416,6 @@ int64_t fat16_write(Fat16* fs, Fat16File* f, uint64_t offset, const void* buf, s
     // Fits in the slack of the last cluster: data, then the size (one write).
     if (data_off > f->size) err = write_existing(fs, f, f->size, nullptr, data_off - f->size);
     if (!err) err = write_existing(fs, f, data_off, tail, end - data_off);
-    if (!err) err = barrier(fs);
     if (err) return err;
     f->size = uint32_t(end);
     err = entry_sync(fs, f);
