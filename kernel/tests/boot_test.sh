@@ -57,6 +57,16 @@ case "$case_name" in
     mcopy -o -i "$img@@$part_off" "$work/read.cfg" ::/boot.cfg || fail "mcopy"
     run; expect_rc 0; expect_line "persist: read back /state/persist.txt: ok" "$out"
     fsck.fat -n "$img@@" >/dev/null 2>&1 || true ;;
+  grub-iso)
+    # PCs: GRUB (BIOS, from an ISO) loads the kernel through multiboot; the disk is the same.
+    command -v grub-mkrescue >/dev/null && command -v xorriso >/dev/null || { echo "SKIP: no grub-mkrescue/xorriso"; exit 0; }
+    mk --file "$systest=/systest" --mkdir /state --cmdline "/systest /state"
+    "$root/kernel/tools/mkiso.sh" "$kernel" "$work/bfk.iso" >/dev/null || fail "mkiso.sh failed"
+    timeout -k 5 "${BOOT_TIMEOUT:-240}" qemu-system-x86_64 -nodefaults -display none -no-reboot -m 1024 -accel tcg \
+      -cpu max -boot d -cdrom "$work/bfk.iso" -drive "file=$img,format=raw,if=virtio" \
+      -device isa-debug-exit,iobase=0xf4,iosize=0x04 -serial stdio </dev/null >"$out" 2>"$err"
+    rc=$?; [ "$rc" -eq 1 ] || fail "QEMU exit status $rc, expected 1 (program status 0)"
+    expect_line "systest: [0-9]* passed, 0 failed" "$out" ;;
   bareflow-missing-model)
     mk --file "$bareflow=/bareflow" --cmdline "/bareflow run -m /models/missing.bin -p hi -n 4"
     run; [ "$rc" -ne 0 ] && [ "$rc" -lt 124 ] || fail "exit status $rc, expected the program's own error status" ;;
