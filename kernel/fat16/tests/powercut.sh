@@ -48,17 +48,41 @@ fail() {
   exit 1
 }
 
-kills=0 clean=0 leaky=0 booted=0 last_gen=0 ever_committed=0
-start=$(date +%s)
-while [ $(($(date +%s) - start)) -lt "$budget" ]; do
+boot_qemu() {
   : >"$tmp/serial.log"
   qemu-system-x86_64 -kernel "$kernel" -m 256 -cpu max -display none -no-reboot \
     -serial "file:$tmp/serial.log" -drive "file=$disk,format=raw,if=virtio" \
     -device isa-debug-exit,iobase=0xf4,iosize=4 &
   qpid=$!
-  # Boot takes ~1 s under TCG; kill between 0.3 s and ~3.3 s.
-  sleep "$((RANDOM % 3)).$((RANDOM % 10))$((RANDOM % 10))"
-  sleep 0.3
+}
+
+# Calibrate: time from QEMU start to the first commit (slow under load/TCG).
+boot_qemu
+t0=$(date +%s%N)
+for _ in $(seq 600); do
+  grep -q '^committed' "$tmp/serial.log" && break
+  sleep 0.1
+done
+grep -q '^committed' "$tmp/serial.log" || { kill -9 "$qpid"; fail_early=1; }
+t_commit_ms=$((($(date +%s%N) - t0) / 1000000))
+kill -9 "$qpid" 2>/dev/null || true
+wait "$qpid" 2>/dev/null || true
+qpid=
+if [ "${fail_early:-0}" = 1 ]; then
+  echo "powercut.sh: FAIL: the guest did not commit a state within 60 s" >&2
+  tail -n 20 "$tmp/serial.log" >&2
+  exit 1
+fi
+# Kill delays: uniform in [0.3 s, first-commit time + 2.5 s].
+max_ms=$((t_commit_ms + 2500))
+echo "powercut.sh: first commit after ${t_commit_ms} ms; killing at 300..${max_ms} ms"
+
+kills=0 clean=0 leaky=0 booted=0 last_gen=0 ever_committed=1
+start=$(date +%s)
+while [ $(($(date +%s) - start)) -lt "$budget" ]; do
+  boot_qemu
+  delay=$((300 + (RANDOM * 32768 + RANDOM) % (max_ms - 300)))
+  sleep "$((delay / 1000)).$(printf '%03d' $((delay % 1000)))"
   kill -9 "$qpid" 2>/dev/null || true
   wait "$qpid" 2>/dev/null || true
   qpid=
