@@ -1,20 +1,26 @@
-// libFuzzer target for kernel/fat16: the input is a disk image (MBR + FAT16
-// partition, or a bare FAT16 volume). It is mounted from an in-memory block
-// device and exercised: lookups, readdir over the whole tree, reads, then
-// writes (create, append, truncate, mkdir, rename, unlink), then the tree again.
-// Any crash, sanitizer report or hang is a bug: the library must turn every
-// inconsistency into an error code.
+// libFuzzer target for kernel/fat16. Two input modes:
+//  * a disk image (MBR + FAT16 partition, or a bare FAT16 volume): any input
+//    whose bytes 510..511 are 55 AA;
+//  * otherwise a list of patches applied to a built-in FAT16 volume (made at
+//    start-up by this library: directories, long names, multi-cluster files):
+//    records of [offset: 3 bytes LE][length: 1 byte][bytes], so the fuzzer gets
+//    deep coverage from an empty corpus.
+// The volume is mounted from an in-memory block device and exercised: lookups,
+// readdir over the whole tree, reads, then writes (create, append, truncate,
+// mkdir, rename, unlink), then the tree again. Any crash, sanitizer report or
+// hang is a bug: the library must turn every inconsistency into an error code.
 //
 // Build by hand:
 //   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Ikernel/fat16 \
 //     fuzz/fat16_fuzz.cpp kernel/fat16/fat16.cpp -o fat16_fuzz
-// (scripts/fuzz.sh builds it as target "fat16" and seeds it with an mkfs.fat image.)
+// (scripts/fuzz.sh builds it as target "fat16".)
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <algorithm>
 #include <array>
 #include <unordered_map>
+#include <vector>
 
 #include "fat16.h"
 
@@ -92,9 +98,74 @@ void Walk(Fat16* fs) {
 
 }  // namespace
 
+// A bare FAT16 volume: 4400 sectors, 512-byte clusters, one FAT, 64 root
+// entries, then populated through the library itself.
+std::vector<uint8_t> MakeBase() {
+  std::vector<uint8_t> img(4400 * 512, 0);
+  uint8_t* b = img.data();
+  b[0] = 0xEB, b[1] = 0x3C, b[2] = 0x90;
+  memcpy(b + 3, "BAREFLOW", 8);
+  b[11] = 0x00, b[12] = 0x02;   // 512 bytes per sector
+  b[13] = 1;                    // sectors per cluster
+  b[14] = 1, b[15] = 0;         // reserved sectors
+  b[16] = 1;                    // FATs
+  b[17] = 64, b[18] = 0;        // root entries
+  b[19] = 4400 & 255, b[20] = 4400 >> 8;
+  b[21] = 0xF8;
+  b[22] = 18, b[23] = 0;        // sectors per FAT
+  b[510] = 0x55, b[511] = 0xAA;
+  uint8_t* fat = b + 512;
+  fat[0] = 0xF8, fat[1] = 0xFF, fat[2] = 0xFF, fat[3] = 0xFF;
+  Image im{img.data(), img.size(), {}};
+  Fat16BlockDevice dev{&im, ImgRead, ImgWrite, ImgFlush, kDiskSectors, nullptr};
+  static Fat16 fs;
+  if (fat16_mount(&fs, &dev) != 0) __builtin_trap();
+  fat16_mkdir(&fs, "/state");
+  fat16_mkdir(&fs, "/models");
+  fat16_mkdir(&fs, "/state/a directory with a long name");
+  const char* files[] = {"/boot.cfg", "/bareflow", "/models/stories260K.bin", "/state/snapshot.bin",
+                         "/state/a directory with a long name/Mixed Case File.Data"};
+  uint8_t buf[1500];
+  for (int i = 0; i < 5; i++) {
+    Fat16File f;
+    if (fat16_open(&fs, files[i], FAT16_O_CREAT, &f) != 0) __builtin_trap();
+    memset(buf, 'a' + i, sizeof buf);
+    for (int k = 0; k <= i; k++) fat16_write(&fs, &f, uint64_t(k) * sizeof buf, buf, sizeof buf);
+  }
+  for (int i = 0; i < 20; i++) {   // a directory longer than one cluster
+    char name[40] = "/state/entry-number-00.txt";
+    name[20] = char('0' + i / 10), name[21] = char('0' + i % 10);
+    Fat16File f;
+    fat16_open(&fs, name, FAT16_O_CREAT, &f);
+  }
+  for (auto& [lba, sec] : im.written) memcpy(img.data() + lba * 512, sec.data(), 512);
+  return img;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > (kDiskSectors * 512)) return 0;
   Image im{data, size, {}};
+  if (size < 512 || data[510] != 0x55 || data[511] != 0xAA) {
+    // Patch mode: the base stays shared; patched sectors go to the overlay.
+    static const std::vector<uint8_t> base = MakeBase();
+    im.data = base.data();
+    im.size = base.size();
+    for (size_t i = 0; i + 4 <= size;) {
+      size_t off = (data[i] | data[i + 1] << 8 | data[i + 2] << 16) % base.size();
+      size_t n = std::min<size_t>(data[i + 3], size - i - 4);
+      n = std::min(n, base.size() - off);
+      for (size_t k = 0; k < n; k++) {
+        uint64_t lba = (off + k) / 512;
+        auto it = im.written.find(lba);
+        if (it == im.written.end()) {
+          it = im.written.emplace(lba, std::array<uint8_t, 512>{}).first;
+          memcpy(it->second.data(), base.data() + lba * 512, 512);
+        }
+        it->second[(off + k) % 512] = data[i + 4 + k];
+      }
+      i += 4 + n;
+    }
+  }
   Fat16BlockDevice dev{&im, ImgRead, ImgWrite, ImgFlush, kDiskSectors, nullptr};
   static Fat16 fs;   // large (sector cache): keep it off the stack
   if (fat16_mount(&fs, &dev) != 0) {
