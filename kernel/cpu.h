@@ -35,6 +35,7 @@ struct Cpu {
   u64 user_rip;            // RIP of the syscall in progress (for fault reports)
   Regs* syscall_regs;      // the frame of the syscall in progress (clone copies it)
   struct Thread* volatile pending;   // a thread handed to this idle CPU
+  volatile u32 flush_req;  // another CPU asks this one to flush its TLB
 };
 
 Cpu* this_cpu();

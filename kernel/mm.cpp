@@ -1,6 +1,7 @@
 // mm.cpp: frame allocator, page tables and user VMAs.
 #include "mm.h"
 #include "cpu.h"
+#include "smp.h"
 
 namespace {
 constexpr u64 PTE_P = 1, PTE_W = 2, PTE_U = 4, PTE_PS = 0x80, PTE_G = 0x100, PTE_NX = 1ul << 63;
@@ -107,14 +108,21 @@ Vma* vma_find(u64 addr) {
   return i < nvmas && vmas[i].start <= addr ? &vmas[i] : nullptr;
 }
 
-// Unmap pages in [s, e): free present frames unless keep_frames.
+// Unmaps the pages in [s, e) and frees their frames, in batches: the other CPUs flush
+// their TLBs before a batch of frames can be reused.
 void unmap_pages(u64 s, u64 e) {
+  u64 batch[256];
+  int n = 0;
   for (u64 va = s; va < e; va += PAGE) {
     u64* pte = pte_walk(va, false);
     if (pte && (*pte & (PTE_P | PTE_HIDDEN))) {
-      frame_free(*pte & PTE_ADDR);
+      batch[n++] = *pte & PTE_ADDR;
       *pte = 0;
       invlpg(va);
+    }
+    if (n == 256 || (n && va + PAGE >= e)) {
+      smp_tlb_shootdown();
+      while (n) frame_free(batch[--n]);
     }
   }
 }
@@ -170,11 +178,7 @@ u64 frame_alloc_contig(int pages) {
   return pa;
 }
 
-bool multithreaded;
-void mm_set_multithreaded() { multithreaded = true; }
-
 void frame_free(u64 pa) {
-  if (multithreaded) return;   // see mm.h: no recycling without TLB shootdown
   LockGuard g(frame_lock);
   *static_cast<u64*>(p2v(pa)) = free_list;
   free_list = pa;
@@ -278,6 +282,7 @@ i64 vm_protect(u64 addr, u64 len, u32 prot) {
     *pte = (*pte & PTE_ADDR) | (prot ? prot_bits(prot) : PTE_HIDDEN);
     invlpg(va);
   }
+  smp_tlb_shootdown();
   return 0;
 }
 
@@ -312,6 +317,7 @@ i64 vm_remap(u64 old, u64 old_len, u64 new_len, bool may_move, bool fixed, u64 n
     *src = 0;
     invlpg(old + off);
   }
+  smp_tlb_shootdown();
   remove_range(old, old + old_len);
   add_vma(dst, dst + new_len, prot);
   return static_cast<i64>(dst);

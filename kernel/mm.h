@@ -25,9 +25,6 @@ u64 frame_alloc();                  // one zeroed 4 KiB frame; panics when out o
 u64 frame_alloc_contig(int pages);  // physically contiguous, zeroed
 void frame_free(u64 pa);
 u64 mm_free_bytes();
-// Once threads run on several CPUs, freed frames are no longer recycled: another CPU may
-// still hold a stale TLB entry for them (there is no TLB shootdown yet).
-void mm_set_multithreaded();
 u64 mm_total_bytes();
 
 // User address space. All functions take the mm lock. Return values < 0 are -errno.

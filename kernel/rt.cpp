@@ -115,6 +115,7 @@ int ksnprintf(char* buf, usize cap, const char* fmt, ...) {
   return static_cast<int>(o.len);
 }
 
+void (*spin_poll)() = nullptr;
 static Spinlock log_lock;
 
 void kprintf(const char* fmt, ...) {

@@ -56,10 +56,18 @@ enum ExitCode : int {
 [[noreturn]] void panic(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 #define KASSERT(c) do { if (!(c)) panic("assertion failed: %s at %s:%d", #c, __FILE__, __LINE__); } while (0)
 
-// Spinlock. Invariant: held only with interrupts disabled (the kernel never enables them).
+// Called from every kernel spin loop: serves requests other CPUs make of this one while it
+// spins with interrupts off (TLB shootdowns, smp.cpp). Null until SMP starts.
+extern void (*spin_poll)();
+inline void spin_wait() {
+  if (spin_poll) spin_poll();
+  cpu_relax();
+}
+
+// Spinlock. Invariant: held only with interrupts disabled (the kernel runs with IF=0).
 struct Spinlock {
   volatile u32 locked = 0;
-  void lock() { while (__atomic_exchange_n(&locked, 1, __ATOMIC_ACQUIRE)) cpu_relax(); }
+  void lock() { while (__atomic_exchange_n(&locked, 1, __ATOMIC_ACQUIRE)) spin_wait(); }
   void unlock() { __atomic_store_n(&locked, 0, __ATOMIC_RELEASE); }
 };
 struct LockGuard {

@@ -95,7 +95,27 @@ void smp_init() {
   u64 deadline = time_mono_ns() + 2000000000ul;
   while (online < want && time_mono_ns() < deadline) cpu_relax();
   ncpus = online;
+  spin_poll = smp_serve_flush;
   if (ncpus < want) kprintf("bfk: only %d of %d CPUs came up\n", ncpus, want);
+}
+
+void smp_serve_flush() {
+  Cpu* c = this_cpu();
+  if (!c->flush_req) return;
+  write_cr3(read_cr3());
+  __atomic_store_n(&c->flush_req, 0u, __ATOMIC_RELEASE);
+}
+
+void smp_tlb_shootdown() {
+  if (ncpus < 2) return;
+  int self = static_cast<int>(this_cpu()->id);
+  for (int i = 0; i < ncpus; i++) {
+    if (i == self) continue;
+    __atomic_store_n(&cpus[i].flush_req, 1u, __ATOMIC_RELEASE);
+    send_ipi(cpus[i].apic_id, 0x4000 | IPI_FLUSH);
+  }
+  for (int i = 0; i < ncpus; i++)
+    while (i != self && __atomic_load_n(&cpus[i].flush_req, __ATOMIC_ACQUIRE)) cpu_relax();
 }
 
 void smp_wake(int cpu) {
@@ -108,7 +128,6 @@ bool smp_start_thread(Thread* t) {
     Cpu& c = cpus[i];
     if (c.thread || c.pending) continue;
     __atomic_store_n(&c.pending, t, __ATOMIC_RELEASE);
-    mm_set_multithreaded();
     smp_wake(i);
     return true;
   }
@@ -142,7 +161,7 @@ i64 futex_wait(u32* addr, u32 val, u64 deadline_ns, u32 bitset) {
         remove_waiter(&w);
         return -ETIMEDOUT;
       }
-      cpu_relax();
+      spin_wait();
     } else {
       asm volatile("sti; hlt; cli" ::: "memory");   // an IPI_WAKE (or any interrupt) ends the hlt
     }

@@ -21,7 +21,7 @@ i64 sleep_until(u64 clock, u64 deadline_ns) {
   for (;;) {
     if (clock_ns(clock, &now) < 0) return -EINVAL;
     if (now >= deadline_ns) return 0;
-    cpu_relax();
+    spin_wait();
   }
 }
 }  // namespace

@@ -46,8 +46,9 @@ extern "C" void trap_handler(Regs* r) {
   if (syscall_via_fault(r)) return;
   u64 cr2 = r->vector == 14 ? read_cr2() : 0;
   if (r->vector == 14 && vm_fault(cr2, r->error)) return;
-  if (r->vector == IPI_WAKE || r->vector == 0xff) {   // wake-up IPI / APIC spurious
-    if (r->vector == IPI_WAKE) lapic_eoi();
+  if (r->vector == IPI_WAKE || r->vector == IPI_FLUSH || r->vector == 0xff) {   // IPIs / APIC spurious
+    if (r->vector == IPI_FLUSH) smp_serve_flush();
+    if (r->vector != 0xff) lapic_eoi();
     return;
   }
   if (r->vector >= 32) {                       // stray interrupt (everything is masked)

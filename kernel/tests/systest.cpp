@@ -191,6 +191,24 @@ static int threads() {
   });
   { std::unique_lock<std::mutex> g(m); cv.wait(g, [&] { return stage == 1; }); }
   t.join();
+  // Both threads map, touch and unmap memory at once (TLB shootdowns, frame reuse).
+  std::atomic<bool> mem_ok{true};
+  auto churn = [&](int seed) {
+    for (int i = 0; i < 30; i++) {
+      size_t len = 64 * 1024 * (1 + (i + seed) % 4);
+      auto p = static_cast<unsigned char*>(mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+      if (p == MAP_FAILED) { mem_ok = false; return; }
+      for (size_t o = 0; o < len; o += 4096) {
+        if (p[o]) mem_ok = false;   // fresh memory must read as zero
+        p[o] = static_cast<unsigned char>(seed + 1);
+      }
+      munmap(p, len);
+    }
+  };
+  std::thread c1(churn, 1);
+  churn(2);
+  c1.join();
+  if (!mem_ok) { printf("threads: mmap/munmap churn saw non-zero fresh memory\n"); return 1; }
   for (int round = 0; round < 3; round++) {   // the CPU is reused after each join
     std::thread u([&] { sum += 10; });
     u.join();
