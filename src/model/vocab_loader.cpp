@@ -40,7 +40,8 @@ Vocab vocab_from_gguf(const GgufFile& g, const std::string& file) {
     if (t->type != GgufType::Array || t->numbers.size() != n)
       throw InputError(file, "tokenizer.ggml.token_type does not have one type per token");
     for (double x : t->numbers) {
-      if (x < 0 || x > 6 || x != static_cast<int>(x)) throw InputError(file, "tokenizer.ggml.token_type has an unknown type");
+      // NaN fails the range test, so it never reaches the cast.
+      if (!(x >= 0 && x <= 6) || x != static_cast<int>(x)) throw InputError(file, "tokenizer.ggml.token_type has an unknown type");
       v.types.push_back(static_cast<TokenType>(static_cast<int>(x)));
     }
   }
