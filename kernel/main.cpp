@@ -8,6 +8,7 @@
 #include "vfs.h"
 #include "smp.h"
 #include "virtio.h"
+#include "ata.h"
 
 extern "C" void (*__init_array_start[])(), (*__init_array_end[])();
 
@@ -56,6 +57,9 @@ void pic_disable() {
 int blk_read(void*, uint64_t lba, uint32_t n, void* buf) { return virtio_blk_read(lba, n, buf); }
 int blk_write(void*, uint64_t lba, uint32_t n, const void* buf) { return virtio_blk_write(lba, n, buf); }
 int blk_flush(void*) { return virtio_blk_flush(); }
+int ata_rd(void*, uint64_t lba, uint32_t n, void* buf) { return ata_read(lba, n, buf); }
+int ata_wr(void*, uint64_t lba, uint32_t n, const void* buf) { return ata_write(lba, n, buf); }
+int ata_fl(void*) { return ata_flush(); }
 int64_t blk_now(void*) { return static_cast<int64_t>(time_real_ns() / 1000000000); }
 Fat16BlockDevice disk{nullptr, blk_read, blk_write, blk_flush, 0, blk_now};
 
@@ -139,8 +143,14 @@ extern "C" void kmain(u32 magic, u32 info) {
   time_init();
   smp_init();
   vfs_init_console();
-  if (!virtio_blk_init()) boot_fail("no disk");
-  disk.sector_count = virtio_blk_sectors();
+  if (virtio_blk_init()) {
+    disk.sector_count = virtio_blk_sectors();
+  } else if (ata_init()) {   // PCs / if=ide: ATA PIO on the primary channel
+    kprintf("bfk: using the ATA disk on the primary IDE channel (PIO)\n");
+    disk = Fat16BlockDevice{nullptr, ata_rd, ata_wr, ata_fl, ata_sectors(), blk_now};
+  } else {
+    boot_fail("no disk (neither virtio-blk nor ATA)");
+  }
   if (vfs_mount(&disk) < 0) boot_fail("the disk has no usable FAT16 file system");
   static BootCfg cfg;
   i64 n = vfs_read_file("/boot.cfg", cfg.text, sizeof cfg.text - 1);

@@ -69,8 +69,7 @@ int submit(u32 type, u64 lba, u32 bytes, u64 data_pa = 0) {
 bool virtio_blk_init() {
   PciDev d;
   if (!pci_find(0x1af4, 0x1001, &d)) {
-    kprintf("bfk: no virtio-blk disk found (attach one with -drive file=IMG,format=raw,if=virtio)\n");
-    return false;
+    return false;   // the caller tries ATA next
   }
   u32 bar0 = pci_read32(d, 0x10);
   if ((bar0 & 1) && !(bar0 & ~3u)) {   // minimal firmware (qboot) leaves I/O BARs unassigned
