@@ -427,7 +427,7 @@ bool bad_name_char(uint8_t c) {
 
 // Characters allowed in a short name besides A-Z and 0-9.
 bool short_char_ok(uint8_t c) {
-  if (c >= 0x80) return true;
+  if (c >= 0x80) return false;   // names are UTF-8: non-ASCII needs a long name
   if ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
   for (const char* p = "!#$%&'()-@^_`{}~"; *p; p++)
     if (c == uint8_t(*p)) return true;
@@ -582,7 +582,7 @@ struct Hit {            // one directory entry (the short entry of a name)
 };
 
 struct LfnState {
-  char buf[kLfnMaxSlots * 13 + 1];
+  uint16_t units[kLfnMaxSlots * 13];   // the name in UTF-16, 0 after its end
   uint32_t total;       // slots announced by the 0x40 entry, 0 = none
   uint32_t expect;      // next ordinal expected
   uint8_t csum;
@@ -596,7 +596,7 @@ void lfn_take(LfnState* l, const uint8_t* e, uint32_t slot) {
     l->expect = ord;
     l->csum = e[13];
     l->start = slot;
-    mzero(l->buf, sizeof l->buf);
+    mzero(l->units, sizeof l->units);
   } else if (l->total == 0 || ord != l->expect || e[13] != l->csum) {
     l->total = 0;
     return;
@@ -604,11 +604,65 @@ void lfn_take(LfnState* l, const uint8_t* e, uint32_t slot) {
   if (l->total == 0) return;
   for (int i = 0; i < 13; i++) {
     uint16_t ch = ld16(e + kLfnOffsets[i]);
-    uint32_t at = (ord - 1) * 13 + uint32_t(i);
     if (ch == 0 || ch == 0xFFFF) break;
-    l->buf[at] = char(ch < 0x100 ? ch : '?');
+    l->units[(ord - 1) * 13 + uint32_t(i)] = ch;
   }
   l->expect = ord - 1;
+}
+
+// UTF-16 (0-terminated, at most n units) to UTF-8 in out[cap]; unpaired
+// surrogates become '?'. Stops at a character that does not fit.
+void utf16_to_utf8(const uint16_t* u, uint32_t n, char* out, uint32_t cap) {
+  uint32_t o = 0;
+  for (uint32_t i = 0; i < n && u[i]; i++) {
+    uint32_t c = u[i];
+    if (c >= 0xD800 && c < 0xDC00 && i + 1 < n && u[i + 1] >= 0xDC00 && u[i + 1] < 0xE000)
+      c = 0x10000 + ((c - 0xD800) << 10) + (u[++i] - 0xDC00);
+    else if (c >= 0xD800 && c < 0xE000)
+      c = '?';
+    uint32_t len = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+    if (o + len >= cap) break;
+    if (len == 1) {
+      out[o++] = char(c);
+    } else {
+      out[o++] = char((len == 2 ? 0xC0 : len == 3 ? 0xE0 : 0xF0) | (c >> (6 * (len - 1))));
+      for (uint32_t k = len - 1; k > 0; k--) out[o++] = char(0x80 | ((c >> (6 * (k - 1))) & 0x3F));
+    }
+  }
+  out[o] = 0;
+}
+
+// UTF-8 name (len bytes) to UTF-16 units; returns the unit count, or -1 if
+// the bytes are not valid UTF-8 or need more than `cap` units.
+int utf8_to_utf16(const char* s, uint32_t len, uint16_t* u, uint32_t cap) {
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < len;) {
+    uint8_t b = uint8_t(s[i]);
+    uint32_t c, extra;
+    if (b < 0x80) c = b, extra = 0;
+    else if ((b & 0xE0) == 0xC0) c = b & 0x1F, extra = 1;
+    else if ((b & 0xF0) == 0xE0) c = b & 0x0F, extra = 2;
+    else if ((b & 0xF8) == 0xF0) c = b & 0x07, extra = 3;
+    else return -1;
+    if (i + extra >= len + (extra == 0)) return -1;
+    for (uint32_t k = 1; k <= extra; k++) {
+      uint8_t t = uint8_t(s[i + k]);
+      if ((t & 0xC0) != 0x80) return -1;
+      c = (c << 6) | (t & 0x3F);
+    }
+    static const uint32_t kMin[4] = {0, 0x80, 0x800, 0x10000};
+    if (c < kMin[extra] || c > 0x10FFFF || (c >= 0xD800 && c < 0xE000)) return -1;
+    i += extra + 1;
+    if (c >= 0x10000) {
+      if (n + 2 > cap) return -1;
+      u[n++] = uint16_t(0xD800 + ((c - 0x10000) >> 10));
+      u[n++] = uint16_t(0xDC00 + ((c - 0x10000) & 0x3FF));
+    } else {
+      if (n + 1 > cap) return -1;
+      u[n++] = uint16_t(c);
+    }
+  }
+  return int(n);
 }
 
 // Calls visit(const Hit&) for each live entry from slot `from` on (LFNs are
@@ -646,9 +700,8 @@ int dir_scan(Fat16* fs, uint32_t dir, uint32_t from, Visit&& visit) {
     h.idx = slot % kEntPerSec;
     h.slot = slot;
     mcopy(h.ent, e, 32);
-    if (l.total && l.expect == 0 && l.csum == lfn_checksum(e) && l.buf[0]) {
-      mcopy(h.name, l.buf, sizeof h.name - 1);
-      h.name[FAT16_NAME_MAX] = 0;
+    if (l.total && l.expect == 0 && l.csum == lfn_checksum(e) && l.units[0]) {
+      utf16_to_utf8(l.units, kLfnMaxSlots * 13, h.name, sizeof h.name);
       h.first_slot = l.start;
     } else {
       short_to_text(e, h.name);
@@ -806,7 +859,11 @@ int dir_kill_run(Fat16* fs, uint32_t dir, uint32_t first, uint32_t last, uint32_
 // the count. `sn`/`nt` are the short name and case flags to use.
 uint32_t build_entries(const char* name, uint32_t len, const uint8_t* sn, uint8_t nt, bool with_lfn,
                        const uint8_t* proto, uint8_t (*ents)[32]) {
-  uint32_t nl = with_lfn ? (len + 12) / 13 : 0;
+  uint16_t units[kLfnMaxSlots * 13];
+  int nu = with_lfn ? utf8_to_utf16(name, len, units, FAT16_NAME_MAX) : 0;
+  if (nu < 0) nu = 0;   // checked by check_new_name() before
+  uint32_t ulen = uint32_t(nu);
+  uint32_t nl = with_lfn ? (ulen + 12) / 13 : 0;
   uint8_t csum = lfn_checksum(sn);
   for (uint32_t i = 0; i < nl; i++) {
     uint8_t* e = ents[i];
@@ -817,7 +874,7 @@ uint32_t build_entries(const char* name, uint32_t len, const uint8_t* sn, uint8_
     e[13] = csum;
     for (uint32_t k = 0; k < 13; k++) {
       uint32_t at = (ord - 1) * 13 + k;
-      uint16_t ch = at < len ? uint8_t(name[at]) : (at == len ? 0 : 0xFFFF);
+      uint16_t ch = at < ulen ? units[at] : (at == ulen ? 0 : 0xFFFF);
       st16(e + kLfnOffsets[k], ch);
     }
   }
@@ -858,6 +915,9 @@ int check_new_name(Fat16* fs, const char* name, uint32_t len) {
     return fail(fs, FAT16_EEXIST, "'.' and '..' exist");
   for (uint32_t i = 0; i < len; i++)
     if (bad_name_char(uint8_t(name[i]))) return fail(fs, FAT16_EINVAL, "character not allowed in a FAT name");
+  uint16_t units[kLfnMaxSlots * 13];
+  if (utf8_to_utf16(name, len, units, FAT16_NAME_MAX) < 0)
+    return fail(fs, FAT16_EINVAL, "name is not valid UTF-8 (or longer than 255 UTF-16 units)");
   // FAT ignores trailing dots and spaces; refuse them rather than alias silently.
   if (name[len - 1] == '.' || name[len - 1] == ' ') return fail(fs, FAT16_EINVAL, "name ends in '.' or ' '");
   return 0;

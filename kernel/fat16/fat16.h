@@ -18,9 +18,11 @@
 // - Names: long file names (VFAT LFN) are read and written. A name that is a
 //   valid upper-case 8.3 name is stored as a plain short entry; any other name
 //   gets LFN entries plus a generated short alias ("NAME~1.EXT").
-//   Names longer than 255 UTF-16 units -> FAT16_ENAMETOOLONG. Characters are
-//   taken as bytes (ASCII/Latin-1); bytes '\\' ':' '*' '?' '"' '<' '>' '|' and
-//   control characters are rejected with FAT16_EINVAL.
+//   Names are UTF-8 (stored as UTF-16 in the LFN entries, non-ASCII names
+//   always get a long name). Names longer than 255 bytes -> FAT16_ENAMETOOLONG;
+//   invalid UTF-8, '\\' ':' '*' '?' '"' '<' '>' '|' and control characters
+//   -> FAT16_EINVAL. A long name whose UTF-8 form exceeds 255 bytes (possible
+//   for names made elsewhere) is listed truncated by readdir.
 // - File sizes are limited to 0xFFFFFFFF bytes (FAT16_EFBIG beyond).
 //
 // Crash safety (see the comment at the top of fat16.cpp for the scheme): the

@@ -272,3 +272,35 @@ TEST_F(MtoolsTest, MkimageScriptDiskMountsAndStaysClean) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(MtoolsTest, Utf8NamesBothWays) {
+  std::string img = MakeImage(dir, 8400, "-s 1");
+  std::string out, env = "LC_ALL=C.UTF-8 MTOOLS_SKIP_CHECK=1 ";
+  WriteBytes(dir + "/a", RandomBytes(700, 40));
+  ASSERT_EQ(Sh(env + "mcopy -i " + Q(img) + " " + Q(dir + "/a") + " '::/état größe.txt'", &out), 0) << out;
+  MemDisk disk(ReadBytes(img));
+  Fat16 fs;
+  ASSERT_EQ(fat16_mount(&fs, disk.dev()), 0);
+  std::vector<uint8_t> got;
+  ASSERT_TRUE(LibReadAll(&fs, "/état größe.txt", &got)) << fs.error;
+  EXPECT_EQ(got, RandomBytes(700, 40));
+  EXPECT_EQ(LibList(&fs, "/"), (std::set<std::string>{"état größe.txt"}));
+  ASSERT_TRUE(LibWriteAll(&fs, "/日本語 ファイル.bin", RandomBytes(900, 41)));
+  ASSERT_TRUE(LibWriteAll(&fs, "/smile \xF0\x9F\x99\x82.txt", RandomBytes(10, 42)));   // outside the BMP
+  Fat16File f;
+  EXPECT_EQ(fat16_open(&fs, "/bad \xC3.txt", FAT16_O_CREAT, &f), FAT16_EINVAL);
+  EXPECT_EQ(fat16_open(&fs, "/bad \xC0\xAF.txt", FAT16_O_CREAT, &f), FAT16_EINVAL);   // overlong
+  WriteBytes(img, disk.bytes);
+  EXPECT_EQ(RunFsck(img).rc, 0);
+  ASSERT_EQ(Sh(env + "mdir -i " + Q(img) + " -b ::/", &out), 0) << out;
+  EXPECT_NE(out.find("::/日本語 ファイル.bin"), std::string::npos) << out;
+  EXPECT_NE(out.find("::/smile "), std::string::npos) << out;   // mtools shows a surrogate pair as "__"
+  std::vector<uint8_t> smile;
+  EXPECT_TRUE(LibReadAll(&fs, "/smile \xF0\x9F\x99\x82.txt", &smile));
+  ASSERT_EQ(Sh(env + "mcopy -o -i " + Q(img) + " '::/日本語 ファイル.bin' " + Q(dir + "/b"), &out), 0) << out;
+  EXPECT_EQ(ReadBytes(dir + "/b"), RandomBytes(900, 41));
+}
+
+}  // namespace
