@@ -9,6 +9,7 @@
 #include "smp.h"
 #include "virtio.h"
 #include "ata.h"
+#include "acpi.h"
 
 extern "C" void (*__init_array_start[])(), (*__init_array_end[])();
 
@@ -141,6 +142,7 @@ extern "C" void kmain(u32 magic, u32 info) {
   pic_disable();
   mm_init(ram, nram);
   time_init();
+  acpi_init();
   smp_init();
   vfs_init_console();
   if (virtio_blk_init()) {

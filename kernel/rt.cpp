@@ -1,6 +1,7 @@
 // rt.cpp: memory/string helpers, kprintf and the exit path.
 #include "rt.h"
 #include "serial.h"
+#include "acpi.h"
 #include <stdarg.h>
 
 // Plain word loops, not "rep movsb/stosb": under kvm-pvm the guest kernel's string
@@ -132,7 +133,8 @@ void kprintf(const char* fmt, ...) {
 [[noreturn]] void machine_exit(int status) {
   serial_flush();
   outb(0xf4, static_cast<u8>(status > 127 ? 127 : status));   // QEMU exits with (v << 1) | 1
-  outw(0x604, 0x2000);                    // QEMU ACPI power-off (PIIX/Q35 default PM base)
+  acpi_power_off();                       // PCs (and QEMU without isa-debug-exit)
+  outw(0x604, 0x2000);                    // QEMU's PIIX PM block, if the tables were not found
   for (;;) asm volatile("cli; hlt");
 }
 
