@@ -21,7 +21,7 @@ u64 find_rsdp() {
   u64 ranges[2][2] = {{ebda, ebda + 1024}, {0xe0000, 0x100000}};
   for (auto& r : ranges)
     for (u64 p = r[0]; p + 20 <= r[1]; p += 16)
-      if (!memcmp(p2v(p), "RSD PTR ", 8) && checksum_ok(p, 20)) return p;
+      if (rd<u64>(p) == 0x2052545020445352ul && checksum_ok(p, 20)) return p;   // "RSD PTR "
   return 0;
 }
 
@@ -70,7 +70,10 @@ void acpi_init() {
   pm1b_cnt = static_cast<u16>(rd<u32>(fadt + 68));
 }
 
+// Called only when isa-debug-exit did not end the machine (PCs): scanning the BIOS area for
+// the RSDP costs ~100k instructions, which is slow where ring 0 is interpreted (kvm-pvm).
 void acpi_power_off() {
+  acpi_init();
   if (!pm1a_cnt) return;
   if (!(inw(pm1a_cnt) & 1) && smi_cmd && acpi_enable_val) {   // SCI_EN clear: enable ACPI mode
     outb(static_cast<u16>(smi_cmd), acpi_enable_val);

@@ -4,4 +4,4 @@
 #include "rt.h"
 
 void acpi_init();        // finds the tables; silent when there are none
-void acpi_power_off();   // returns only if ACPI power-off is unavailable or failed
+void acpi_power_off();   // finds the tables, powers off; returns if ACPI is unavailable

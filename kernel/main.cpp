@@ -142,7 +142,6 @@ extern "C" void kmain(u32 magic, u32 info) {
   pic_disable();
   mm_init(ram, nram);
   time_init();
-  acpi_init();
   smp_init();
   vfs_init_console();
   if (virtio_blk_init()) {

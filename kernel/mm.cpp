@@ -384,18 +384,31 @@ u64 backing_frame(u64 uaddr) {
 }
 
 // Hands fill() the longest physically contiguous run of backing frames (up to 1 MiB), so
-// the disk can DMA big pieces at once (fresh frames come from a bump allocator).
+// the disk can DMA big pieces at once (fresh frames come from a bump allocator). The
+// page-table page is looked up once per 2 MiB: this loop runs interpreted under kvm-pvm.
 i64 vm_fill(u64 uaddr, u64 len, FillFn fill, void* ctx) {
   if (!user_range_ok(uaddr, len)) return -14;
   for (u64 done = 0; done < len;) {
     u64 va = uaddr + done, pa, n;
     {
       LockGuard g(mm_lock);
-      if (!vma_find(va)) return -14;
+      Vma* v = vma_find(va);
+      if (!v) return -14;
       pa = backing_frame(va) + (va & (PAGE - 1));
       n = min(len - done, PAGE - (va & (PAGE - 1)));
-      while (done + n < len && n < (1u << 20) && vma_find(va + n) && backing_frame(va + n) == pa + n)
+      u64* table = nullptr;
+      u64 region = ~0ul, bits = v->prot ? prot_bits(v->prot) : PTE_HIDDEN;
+      while (done + n < len && n < (1u << 20) && va + n < v->end) {
+        u64 nva = va + n;   // page aligned
+        if ((nva >> 21) != region) {
+          region = nva >> 21;
+          table = pte_walk(nva, true) - ((nva >> 12) & 511);
+        }
+        u64& e = table[(nva >> 12) & 511];
+        if (!(e & (PTE_P | PTE_HIDDEN))) e = frame_alloc() | bits;
+        if ((e & PTE_ADDR) != pa + n) break;
         n += min(len - done - n, PAGE);
+      }
     }
     i64 r = fill(ctx, p2v(pa), done, n);
     if (r < 0) return r;
