@@ -62,9 +62,12 @@ esac
 name=tcg; [ "${accel_args[0]}" = -enable-kvm ] && name=kvm
 echo "boot.sh: accel=$name smp=$smp mem=${mem}M image=$image" >&2
 
+# The program's stdin is boot.sh's stdin when that is a terminal (interactive use), else empty.
+stdin_src=/dev/null
+[ -t 0 ] && stdin_src=/dev/stdin
 timeout --foreground -k 5 "$timeout_s" qemu-system-x86_64 "${common[@]}" "${accel_args[@]}" \
   -drive "file=$image,format=raw,if=virtio" \
-  -serial stdio -chardev file,id=com2,path=/dev/stderr,append=on -serial chardev:com2 </dev/null
+  -serial stdio -chardev file,id=com2,path=/dev/stderr,append=on -serial chardev:com2 <"$stdin_src"
 rc=$?
 if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
   echo "boot.sh: timeout: the guest did not finish within ${timeout_s}s" >&2
