@@ -103,8 +103,23 @@ bool split_args(BootCfg& c, const char* line, usize len) {
   return c.argc > 0;
 }
 
+// The loader's command line after the kernel's own path (QEMU -append, GRUB's multiboot
+// line), when it starts with '/', replaces boot.cfg's command line.
+char cmdline_override[1024];
+
+void read_loader_cmdline(u32 info) {
+  auto mb = static_cast<const MbInfo*>(p2v(info));
+  if (!(mb->flags & (1u << 2)) || !mb->cmdline) return;
+  const char* s = static_cast<const char*>(p2v(mb->cmdline));
+  while (*s && *s != ' ') s++;   // skip the kernel's path
+  while (*s == ' ') s++;
+  if (*s == '/') strncpy0(cmdline_override, s, sizeof cmdline_override);
+}
+
 const char* parse_boot_cfg(BootCfg& c, usize n) {
-  bool have_cmd = false;
+  bool have_cmd = cmdline_override[0] != 0;
+  if (have_cmd && !split_args(c, cmdline_override, strlen(cmdline_override)))
+    return "unbalanced quotes or too many arguments in the loader's command line";
   for (usize i = 0; i < n;) {
     usize e = i;
     while (e < n && c.text[e] != '\n') e++;
@@ -114,6 +129,7 @@ const char* parse_boot_cfg(BootCfg& c, usize n) {
     usize len = end - i;
     while (len && (*line == ' ' || *line == '\t')) line++, len--;
     if (len && *line == '/') {
+      if (cmdline_override[0]) { i = e + 1; continue; }   // replaced by the loader's command line
       if (have_cmd) return "more than one command line (lines starting with '/')";
       if (!split_args(c, line, len)) return "unbalanced quotes or too many arguments in the command line";
       have_cmd = true;
@@ -138,6 +154,7 @@ extern "C" void kmain(u32 magic, u32 info) {
   run_constructors();
   MemRange ram[32];
   int nram = read_memory_map(magic, info, ram, 32);
+  read_loader_cmdline(info);
   cpu_init(0, reinterpret_cast<u64>(kstack0 + sizeof kstack0));
   pic_disable();
   mm_init(ram, nram);
@@ -155,7 +172,8 @@ extern "C" void kmain(u32 magic, u32 info) {
   if (vfs_mount(&disk) < 0) boot_fail("the disk has no usable FAT16 file system");
   static BootCfg cfg;
   i64 n = vfs_read_file("/boot.cfg", cfg.text, sizeof cfg.text - 1);
-  if (n < 0) boot_fail("/boot.cfg not found on the disk");
+  if (n < 0 && !cmdline_override[0]) boot_fail("/boot.cfg not found on the disk");
+  if (n < 0) n = 0;
   if (n == sizeof cfg.text - 1) boot_fail("/boot.cfg is larger than 4 KiB");
   cfg.text[n] = 0;
   if (const char* err = parse_boot_cfg(cfg, static_cast<usize>(n))) {

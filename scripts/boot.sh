@@ -3,7 +3,9 @@
 # program's exit status.
 #
 # usage: scripts/boot.sh IMAGE [--smp N] [--timeout S] [--mem MiB] [--kernel FILE] [--accel kvm|tcg]
+#                         [--cmdline "/prog args"]
 #
+#   --cmdline replaces boot.cfg's command line for this boot (passed with -append).
 #   The program's stdout (COM1) goes to stdout; its stderr and the kernel's messages
 #   (COM2) go to stderr. KVM is used when /dev/kvm actually works (probed by booting the
 #   kernel once), else TCG with -cpu max. Override with --accel or BAREFLOW_ACCEL.
@@ -16,7 +18,7 @@ set -uo pipefail
 die() { echo "boot.sh: $*" >&2; exit 2; }
 [ $# -ge 1 ] || die "usage: boot.sh IMAGE [--smp N] [--timeout S] [--mem MiB] [--kernel FILE] [--accel kvm|tcg]"
 image=$1; shift
-smp=1 timeout_s=600 mem=1024 kernel=${BAREFLOW_KERNEL_ELF:-} accel=${BAREFLOW_ACCEL:-}
+smp=1 timeout_s=600 mem=1024 kernel=${BAREFLOW_KERNEL_ELF:-} accel=${BAREFLOW_ACCEL:-} cmdline=
 while [ $# -gt 0 ]; do
   case "$1" in
     --smp) smp=$2; shift 2 ;;
@@ -24,6 +26,7 @@ while [ $# -gt 0 ]; do
     --mem) mem=$2; shift 2 ;;
     --kernel) kernel=$2; shift 2 ;;
     --accel) accel=$2; shift 2 ;;
+    --cmdline) cmdline=$2; shift 2 ;;
     *) die "unknown argument '$1'" ;;
   esac
 done
@@ -66,7 +69,7 @@ echo "boot.sh: accel=$name smp=$smp mem=${mem}M image=$image" >&2
 stdin_src=/dev/null
 [ -t 0 ] && stdin_src=/dev/stdin
 timeout --foreground -k 5 "$timeout_s" qemu-system-x86_64 "${common[@]}" "${accel_args[@]}" \
-  -drive "file=$image,format=raw,if=virtio" \
+  -drive "file=$image,format=raw,if=virtio" ${cmdline:+-append "$cmdline"} \
   -serial stdio -chardev file,id=com2,path=/dev/stderr,append=on -serial chardev:com2 <"$stdin_src"
 rc=$?
 if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then

@@ -63,6 +63,9 @@ case "$case_name" in
     mcopy -o -i "$img@@$part_off" "$work/read.cfg" ::/boot.cfg || fail "mcopy"
     run; expect_rc 0; expect_line "persist: read back /state/persist.txt: ok" "$out"
     fsck.fat -n "$img@@" >/dev/null 2>&1 || true ;;
+  cmdline-override)
+    mk --file "$systest=/systest" --mkdir /state --cmdline "/systest segv"
+    run --cmdline "/systest persist-write /state"; expect_rc 0; expect_line "persist: wrote" "$out" ;;
   ata)
     # No virtio-blk: the kernel falls back to ATA PIO (the disk on QEMU's IDE channel).
     mk --file "$systest=/systest" --mkdir /state --cmdline "/systest /state"
