@@ -1122,7 +1122,8 @@ int contiguous_run(Fat16* fs, Fat16File* f, uint32_t c, uint32_t max, uint32_t* 
   return 0;
 }
 
-// Copies `len` bytes at byte `at` within cluster `c` from `src` (null = zeros).
+// Copies `len` bytes at byte `at` from the start of cluster `c` from `src`
+// (null = zeros); the span may run over clusters that follow `c` on disk.
 // Whole sectors go straight to the device; partial ones read-modify-write.
 int cluster_write(Fat16* fs, uint32_t c, uint32_t at, const uint8_t* src, uint32_t len, bool fresh) {
   uint8_t buf[kSec];
@@ -1171,6 +1172,22 @@ int write_existing(Fat16* fs, Fat16File* f, uint64_t off, const uint8_t* src, ui
   return 0;
 }
 
+// Writes the new-cluster span starting at cluster `c` (consecutive on disk)
+// that holds file bytes [cstart, cstart+bytes): zeros below `data_off`, then
+// `src` (indexed from data_off; null = zeros) up to `new_size`.
+int fill_span(Fat16* fs, uint32_t c, uint64_t cstart, uint64_t bytes, uint64_t data_off, uint64_t new_size,
+              const uint8_t* src) {
+  uint64_t cend = cstart + bytes;
+  if (data_off > cstart) {
+    uint64_t z = (data_off < cend ? data_off : cend) - cstart;
+    int err = cluster_write(fs, c, 0, nullptr, uint32_t(z), true);
+    if (err) return err;
+  }
+  uint64_t ds = data_off > cstart ? data_off : cstart, de = new_size < cend ? new_size : cend;
+  if (de <= ds) return 0;
+  return cluster_write(fs, c, uint32_t(ds - cstart), src ? src + (ds - data_off) : nullptr, uint32_t(de - ds), true);
+}
+
 // Grows the file to `new_size` (> allocated size) writing `src` (null =
 // zeros) at byte offsets [data_off, new_size) and zeros from the old size to
 // data_off. Follows the ordering in the header comment: data, FAT, dirent.
@@ -1186,23 +1203,26 @@ int grow(Fat16* fs, Fat16File* f, uint64_t new_size, uint64_t data_off, const ui
     if (!err && data_off < alloc_end) err = write_existing(fs, f, data_off, src, alloc_end - data_off);
     if (err) return err;
   }
-  // (a') data into the new clusters, which are still free in the FAT.
-  uint32_t pos = 0, c = 0, first_new = 0;
-  for (uint32_t i = have; i < need; i++) {
-    if (free_next(fs, &pos, &c) != 1) return fail(fs, FAT16_EIO, "free cluster vanished");
-    if (i == have) first_new = c;
-    uint64_t cstart = uint64_t(i) * fs->bytes_per_cluster, cend = cstart + fs->bytes_per_cluster;
-    // zero part [cstart, min(data_off, cend)), data part [max(cstart,data_off), min(new_size,cend))
-    if (data_off > cstart) {
-      uint64_t z = (data_off < cend ? data_off : cend) - cstart;
-      err = cluster_write(fs, c, 0, nullptr, uint32_t(z), true);
+  // (a') data into the new clusters, which are still free in the FAT. Runs of
+  // physically consecutive clusters are written as one span (few requests).
+  uint32_t pos = 0, c = 0, first_new = 0, run_first = 0, run_n = 0, run_index = 0;
+  for (uint32_t i = have; i <= need; i++) {
+    if (i < need) {
+      if (free_next(fs, &pos, &c) != 1) return fail(fs, FAT16_EIO, "free cluster vanished");
+      if (i == have) first_new = c;
+      if (run_n && c == run_first + run_n) {
+        run_n++;
+        continue;
+      }
+    }
+    if (run_n) {
+      err = fill_span(fs, run_first, uint64_t(run_index) * fs->bytes_per_cluster,
+                      uint64_t(run_n) * fs->bytes_per_cluster, data_off, new_size, src);
       if (err) return err;
     }
-    uint64_t ds = data_off > cstart ? data_off : cstart, de = new_size < cend ? new_size : cend;
-    if (de > ds) {
-      err = cluster_write(fs, c, uint32_t(ds - cstart), src ? src + (ds - data_off) : nullptr, uint32_t(de - ds), true);
-      if (err) return err;
-    }
+    run_first = c;
+    run_n = 1;
+    run_index = i;
   }
   uint32_t old_last = 0;
   if (have > 0) {
