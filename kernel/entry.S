@@ -34,6 +34,24 @@ trap_common:
   testb $3, 24(%rsp)          /* saved CS: from ring 3? */
   jz 1f
   swapgs
+  /* kvm-pvm fast path for sched_yield (see trap.cpp, syscall_via_fault): a thread pool that
+   * spins with sched_yield makes tens of thousands of them, and ring 0 is interpreted there,
+   * so answer it here in a dozen instructions: rax = 0, back to RCX with R11's flags. */
+  cmpq $14, (%rsp)
+  jne 1f
+  cmpq $syscall_entry, 16(%rsp)
+  jne 1f
+  cmpq $24, %rax
+  jne 1f
+  mov %rcx, 16(%rsp)          /* rip */
+  mov %r11, %rax
+  and $0x3c7fd7, %eax
+  or $0x202, %eax
+  mov %rax, 32(%rsp)          /* rflags */
+  xor %eax, %eax
+  add $16, %rsp
+  swapgs
+  iretq
 1:
   PUSH_GPRS
   mov %rsp, %rdi
