@@ -15,9 +15,10 @@
 //   can return it from a syscall unchanged. fat16_strerror() names it.
 //   A corrupted file system gives FAT16_EUCLEAN (-117, "structure needs
 //   cleaning") or FAT16_EIO, with a human readable reason in fs->error.
-// - Names: long file names (VFAT LFN) are read and written. A name that is a
-//   valid upper-case 8.3 name is stored as a plain short entry; any other name
-//   gets LFN entries plus a generated short alias ("NAME~1.EXT").
+// - Names: long file names (VFAT LFN) are read and written. A valid 8.3 name
+//   in one case per part ("BOOT.CFG", "boot.cfg") is stored as a plain short
+//   entry (lower case via the NT case flags, as Windows and mtools do); any
+//   other name gets LFN entries plus a generated short alias ("NAME~1.EXT").
 //   Names are UTF-8 (stored as UTF-16 in the LFN entries, non-ASCII names
 //   always get a long name). Names longer than 255 bytes -> FAT16_ENAMETOOLONG;
 //   invalid UTF-8, '\\' ':' '*' '?' '"' '<' '>' '|' and control characters
@@ -30,7 +31,8 @@
 // staged only within one call) and orders its writes, with dev->flush as a
 // barrier, so that after a power cut at ANY sector-write boundary:
 //   * every file and directory is intact (each operation's old or new state,
-//     see fat16.cpp), and fsck.fat -n reports at most leaked space ("Reclaimed N
+//     see fat16.cpp; bytes written since the last fsync may read as garbage,
+//     as POSIX allows), and fsck.fat -n reports at most leaked space ("Reclaimed N
 //     unused clusters", or an over-long chain on the file being grown) -
 //     never a damaged file, a cross-link or a chain into free clusters;
 //   * a rename onto an existing file switches the target from the old to the
