@@ -16,6 +16,7 @@
 #include <iostream>
 #include <string>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -61,7 +62,47 @@ static void test_process() {
   check(getcwd(cwd, sizeof cwd) && cwd[0] == '/', "getcwd");
 }
 
+static void test_more_files(const std::string& dir) {
+  std::string a = dir + "/a.txt", b = dir + "/b.txt";
+  unlink(a.c_str());
+  unlink(b.c_str());
+  int fd = open(a.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_APPEND, 0644);
+  check(fd >= 0, "open O_CREAT|O_EXCL");
+  check(open(a.c_str(), O_CREAT | O_EXCL | O_WRONLY, 0644) < 0 && errno == EEXIST, "O_EXCL on an existing file -> EEXIST");
+  check(write(fd, "12345", 5) == 5 && lseek(fd, 0, SEEK_SET) == 0 && write(fd, "67", 2) == 2, "O_APPEND writes");
+  check(lseek(fd, 0, SEEK_END) == 7, "lseek SEEK_END after appends");
+  check((fcntl(fd, F_GETFL) & O_APPEND) != 0, "fcntl F_GETFL");
+  int d = dup(fd);
+  check(d > fd && dup2(fd, 40) == 40 && close(40) == 0 && close(d) == 0, "dup / dup2");
+  close(fd);
+  fd = open(b.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+  check(fd >= 0 && write(fd, "new", 3) == 3 && fsync(fd) == 0 && close(fd) == 0, "write b");
+  check(rename(b.c_str(), a.c_str()) == 0, "rename over an existing file");
+  char buf[16] = {};
+  fd = open(a.c_str(), O_RDONLY);
+  check(fd >= 0 && read(fd, buf, sizeof buf) == 3 && !memcmp(buf, "new", 3), "rename replaced the contents");
+  close(fd);
+  struct statx sx{};
+  check(statx(AT_FDCWD, a.c_str(), 0, STATX_BASIC_STATS, &sx) == 0 && sx.stx_size == 3, "statx");
+  unlink(a.c_str());
+  bool root_listed = false;
+  if (DIR* r = opendir("/")) {
+    while (dirent* e = readdir(r)) root_listed |= e->d_name[0] != '.';
+    closedir(r);
+  }
+  check(root_listed, "readdir /");
+  fd = open("/dev/null", O_WRONLY);
+  check(fd >= 0 && write(fd, "x", 1) == 1 && close(fd) == 0, "/dev/null");
+  unsigned char rnd[16] = {};
+  fd = open("/dev/urandom", O_RDONLY);
+  check(fd >= 0 && read(fd, rnd, sizeof rnd) == 16 && close(fd) == 0, "/dev/urandom");
+  fd = open("/sys/devices/system/cpu/online", O_RDONLY);
+  check(fd >= 0 && read(fd, buf, sizeof buf) > 0 && buf[0] == '0' && close(fd) == 0, "/sys/devices/system/cpu/online");
+}
+
 static void test_time() {
+  timespec res{};
+  check(clock_getres(CLOCK_MONOTONIC, &res) == 0 && res.tv_sec == 0 && res.tv_nsec > 0, "clock_getres");
   double m0 = now_s(CLOCK_MONOTONIC);
   timespec req{0, 20 * 1000 * 1000};
   check(nanosleep(&req, nullptr) == 0, "nanosleep");
@@ -88,7 +129,10 @@ static void test_memory() {
   check(q != MAP_FAILED && q[4096] == 1 && q[len - 4096] == static_cast<unsigned char>((len - 4096) >> 12), "mremap keeps contents");
   check(mprotect(q, 4096, PROT_READ) == 0, "mprotect read-only");
   check(mprotect(q, 4096, PROT_READ | PROT_WRITE) == 0 && (q[0] = 3) == 3, "mprotect back to read-write");
+  check(mprotect(q, 4096, PROT_NONE) == 0 && mprotect(q, 4096, PROT_READ) == 0 && q[0] == 3, "PROT_NONE keeps contents");
   check(munmap(q, 2 * len) == 0, "munmap");
+  rlimit rl{};
+  check(getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur >= (1u << 20), "getrlimit RLIMIT_STACK");
   void* fixed = mmap(reinterpret_cast<void*>(0x3000000000), 65536, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
   check(fixed == reinterpret_cast<void*>(0x3000000000), "mmap MAP_FIXED");
@@ -228,6 +272,7 @@ int main(int argc, char** argv) {
   test_time();
   test_memory();
   test_files(dir);
+  test_more_files(dir);
   std::cout << "systest: " << passed << " passed, " << failed << " failed" << std::endl;
   return failed ? 1 : 0;
 }
