@@ -14,7 +14,7 @@ const char* const names[32] = {
     "VMM communication", "security", "reserved"};
 
 void dump(const Regs* r, u64 cr2) {
-  kprintf("bfk:   vector %lu error 0x%lx cr2 %016lx\n", r->vector, r->error, cr2);
+  kprintf("bfk:   cpu %u vector %lu error 0x%lx cr2 %016lx\n", this_cpu()->id, r->vector, r->error, cr2);
   kprintf("bfk:   rip %016lx cs %lx rflags %016lx rsp %016lx ss %lx\n", r->rip, r->cs, r->rflags, r->rsp, r->ss);
   kprintf("bfk:   rax %016lx rbx %016lx rcx %016lx rdx %016lx\n", r->rax, r->rbx, r->rcx, r->rdx);
   kprintf("bfk:   rsi %016lx rdi %016lx rbp %016lx r8  %016lx\n", r->rsi, r->rdi, r->rbp, r->r8);
