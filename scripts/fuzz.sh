@@ -143,6 +143,7 @@ for t in "${targets[@]}"; do
   case "$t" in
     gguf) max_len=131072 ;;
     llama2c) max_len=65536 ;;
+    fat16) max_len=65536 ;;  # boot sector, FATs and root directory of the seed image
     *) max_len=0 ;;  # libFuzzer's guess from the corpus
   esac
   # -malloc_limit_mb: one allocation above 512 MB is a bug (inputs are at most a few MB);
