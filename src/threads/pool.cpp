@@ -13,18 +13,21 @@ inline void cpu_relax() {
 #endif
 }
 
-// Spinning is only a win while the other thread is running. When the machine is
-// oversubscribed, a waiter that keeps spinning burns the very time slice the thread
-// it waits for needs, so after a short spin it yields, and an idle worker parks.
-constexpr int kSpinsBeforeYield = 1 << 11;
+// An idle worker spins (no system call) for about a millisecond, then parks.
 constexpr int kSpinsBeforePark = 1 << 16;
+// A dispatcher waits only for chunks other threads are running; if one of them was
+// descheduled mid-chunk, give the CPU away rather than spin through its time slice.
+constexpr int kSpinsBeforeYield = 1 << 14;
+// Chunks per thread: enough to balance and to absorb a missing worker.
+constexpr int64_t kChunksPerThread = 4;
 
-inline void backoff(int spins) {
-  if (spins < kSpinsBeforeYield)
-    cpu_relax();
-  else
-    std::this_thread::yield();
-}
+// The claim word: generation (32 bits) | chunk count (16) | next unclaimed chunk (16).
+// Keeping the count in the word lets a worker decide whether to claim from one atomic
+// load, without reading fields the dispatcher may be rewriting for the next generation.
+inline uint32_t generation_of(uint64_t claim) { return static_cast<uint32_t>(claim >> 32); }
+inline uint32_t count_of(uint64_t claim) { return static_cast<uint32_t>(claim >> 16) & 0xffff; }
+inline uint32_t index_of(uint64_t claim) { return static_cast<uint32_t>(claim) & 0xffff; }
+inline uint64_t make_claim(uint32_t gen, uint32_t count) { return static_cast<uint64_t>(gen) << 32 | count << 16; }
 
 }  // namespace
 
@@ -38,7 +41,7 @@ int ThreadPool::available_threads() {
 ThreadPool::ThreadPool(int threads) {
   for (int i = 1; i < threads; ++i) {
     try {
-      workers_.emplace_back([this, i] { worker_loop(i); });
+      workers_.emplace_back([this] { worker_loop(); });
     } catch (const std::system_error&) {
       break;  // fewer threads than asked (e.g. no clone support): still correct
     }
@@ -46,18 +49,25 @@ ThreadPool::ThreadPool(int threads) {
 }
 
 ThreadPool::~ThreadPool() {
-  stop_.store(true, std::memory_order_release);
-  generation_.fetch_add(1, std::memory_order_acq_rel);
-  generation_.notify_all();
+  stop_.store(true);
+  claim_.store(make_claim(++generation_, 0));
+  claim_.notify_all();
   for (auto& w : workers_) w.join();
 }
 
-void ThreadPool::run_chunk(int index) {
-  int64_t chunks = size();
-  int64_t blocks = (n_ + grain_ - 1) / grain_;
-  int64_t b = blocks * index / chunks * grain_;
-  int64_t e = std::min(n_, blocks * (index + 1) / chunks * grain_);
-  if (b < e) task_(ctx_, b, e);
+void ThreadPool::run_chunks(uint32_t gen) {
+  uint64_t c = claim_.load(std::memory_order_acquire);
+  while (generation_of(c) == gen && index_of(c) < count_of(c)) {
+    if (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+    // Claimed: this generation's fields are published and stay put until done_ is full.
+    const int64_t blocks = (n_ + grain_ - 1) / grain_;
+    const uint32_t i = index_of(c), chunks = count_of(c);
+    int64_t b = blocks * i / chunks * grain_;
+    int64_t e = std::min(n_, blocks * (i + 1) / chunks * grain_);
+    if (b < e) task_(ctx_, b, e);
+    done_.fetch_add(1, std::memory_order_acq_rel);
+    c = claim_.load(std::memory_order_acquire);
+  }
 }
 
 void ThreadPool::dispatch(int64_t n, int64_t grain, Task task, const void* ctx) {
@@ -65,34 +75,41 @@ void ThreadPool::dispatch(int64_t n, int64_t grain, Task task, const void* ctx) 
   ctx_ = ctx;
   n_ = n;
   grain_ = std::max<int64_t>(grain, 1);
-  pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
-  // seq_cst on both sides: either the worker sees the new generation before it
-  // parks, or we see it parked and wake it.
-  generation_.fetch_add(1);
-  if (parked_.load() > 0) generation_.notify_all();
-  run_chunk(0);
-  for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) backoff(spins);
+  const int64_t blocks = (n + grain_ - 1) / grain_;
+  const auto chunks = static_cast<uint32_t>(std::min<int64_t>({blocks, size() * kChunksPerThread, 0xffff}));
+  done_.store(0, std::memory_order_relaxed);
+  const uint32_t gen = ++generation_;
+  // seq_cst on both sides: either a parking worker sees the new claim word before it
+  // sleeps, or we see it parked and wake it.
+  claim_.store(make_claim(gen, chunks));
+  if (parked_.load() > 0) claim_.notify_all();
+  run_chunks(gen);
+  for (int spins = 0; done_.load(std::memory_order_acquire) != chunks; ++spins) {
+    if (spins < kSpinsBeforeYield)
+      cpu_relax();
+    else
+      std::this_thread::yield();
+  }
 }
 
-void ThreadPool::worker_loop(int index) {
-  uint64_t seen = 0;
+void ThreadPool::worker_loop() {
+  uint32_t seen = 0;
   for (;;) {
-    uint64_t g;
+    uint64_t c;
     int spins = 0;
-    while ((g = generation_.load(std::memory_order_acquire)) == seen) {
+    while (generation_of(c = claim_.load(std::memory_order_acquire)) == seen) {
       if (++spins < kSpinsBeforePark) {
-        backoff(spins);
+        cpu_relax();
         continue;
       }
       parked_.fetch_add(1);
-      generation_.wait(seen);
+      claim_.wait(c);
       parked_.fetch_sub(1);
       spins = 0;
     }
-    seen = g;
+    seen = generation_of(c);
     if (stop_.load(std::memory_order_acquire)) return;
-    run_chunk(index);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    run_chunks(seen);
   }
 }
 

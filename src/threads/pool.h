@@ -1,9 +1,15 @@
 // A fixed pool of worker threads that hands out work by spinning on shared memory.
 //
 // The hot path (one dispatch per op, hundreds per token) makes no system call:
-// workers spin on a generation counter. Only a worker that has seen no work for
-// a while parks on a futex (std::atomic::wait), and the dispatcher pays for a
+// idle workers spin on a claim word, and only a worker that has seen no work for
+// about a millisecond parks on a futex (std::atomic::wait); the dispatcher pays for a
 // wake-up only when someone is parked.
+//
+// Work is split into a few chunks per thread that every thread, the dispatcher
+// included, claims from a shared counter. A worker that the OS has descheduled
+// therefore never holds the others up: its chunks are simply taken by someone else.
+// Chunk boundaries depend only on (n, grain, size()), and each output is computed by
+// the same code whoever runs it, so results do not depend on the scheduling.
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -23,7 +29,7 @@ class ThreadPool {
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
   // Calls fn(begin, end) on disjoint chunks covering [0, n), chunk boundaries
-  // multiples of `grain`, one chunk per thread; returns when all are done.
+  // multiples of `grain`; returns when all are done.
   template <typename F>
   void parallel_for(int64_t n, int64_t grain, const F& fn) {
     if (size() == 1 || n <= grain) {
@@ -39,17 +45,23 @@ class ThreadPool {
  private:
   using Task = void (*)(const void* ctx, int64_t begin, int64_t end);
   void dispatch(int64_t n, int64_t grain, Task task, const void* ctx);
-  void worker_loop(int index);
-  void run_chunk(int index);
+  void worker_loop();
+  // Claims and runs chunks of generation `gen` until none is left.
+  void run_chunks(uint32_t gen);
 
   std::vector<std::thread> workers_;
-  // Written by the dispatcher before bumping generation_ (release), read by workers after (acquire).
+  // Written by the dispatcher only while no chunk is outstanding, then published by
+  // the release store of claim_; read by a worker only after it claimed a chunk.
   Task task_ = nullptr;
   const void* ctx_ = nullptr;
   int64_t n_ = 0;
   int64_t grain_ = 1;
-  alignas(64) std::atomic<uint64_t> generation_{0};
-  alignas(64) std::atomic<int> pending_{0};
+  uint32_t generation_ = 0;  // dispatcher's count; workers learn it from claim_
+  // Generation, chunk count and next unclaimed chunk (see pool.cpp). A worker's
+  // compare-exchange succeeds only for the current generation, so a late worker can
+  // never run a finished task.
+  alignas(64) std::atomic<uint64_t> claim_{0};
+  alignas(64) std::atomic<uint32_t> done_{0};
   alignas(64) std::atomic<int> parked_{0};
   std::atomic<bool> stop_{false};
 };
