@@ -127,8 +127,10 @@ TEST_F(CliErrorsTest, CorruptModel) {
   std::string zero = path("zero_dim.bin");
   std::ofstream(zero, std::ios::binary) << s;
   expect_error({"info", "-m", zero}, "bareflow: error: " + zero + ": ");
-  // Not a model at all.
+  // Not a model at all: a tokenizer.bin, a vocab-only GGUF (no tensors), a directory.
   expect_error({"info", "-m", tok}, "bareflow: error: " + tok + ": ");
+  const std::string vocab_only = shared_model("llama2-tokenizer/ggml-vocab-llama-spm.gguf");
+  expect_error({"info", "-m", vocab_only}, "bareflow: error: " + vocab_only + ": ");
   expect_error({"info", "-m", dir_.string()}, "bareflow: error: " + dir_.string() + ": ");
 }
 
@@ -165,7 +167,7 @@ TEST_F(CliErrorsTest, BadTokenizer) {
 constexpr const char* kParseHint =
     " [CLI11 ParseError: src/cli/main.cpp should print it as \"bareflow: error: \" + e.what(), one line, exit 2]";
 
-// Flag errors come from CLI11's parser: src/cli/main.cpp must print them as one
+// Flag errors come from CLI11's parser: src/cli/main.cpp prints them as one
 // "bareflow: error: ..." line too (not CLI11's two-line "...\nRun with --help ...").
 TEST_F(CliErrorsTest, BadFlagValues) {
   const std::string m = shared_model("stories260K/stories260K.gguf");
@@ -183,7 +185,7 @@ TEST_F(CliErrorsTest, BadFlagValues) {
   expect_error({"bench", "-m", m, "-p", "-1"}, "--n-prompt", kParseHint);
   expect_error({"info"}, "--model", kParseHint);
   expect_error({}, "subcommand", kParseHint);
-  expect_error({"frobnicate"}, "subcommand", kParseHint);
+  expect_error({"frobnicate"}, "frobnicate", kParseHint);
   // mkmodel names itself: there is no input file to blame.
   expect_error({"mkmodel", "-o", path("x.gguf"), "--dim", "0", "--hidden-dim", "8", "--layers", "1", "--heads", "1",
                 "--vocab-size", "8"},
@@ -191,6 +193,9 @@ TEST_F(CliErrorsTest, BadFlagValues) {
   expect_error({"mkmodel", "-o", path("x.gguf"), "--preset", "no-such-preset"}, "bareflow: error: mkmodel: ");
   expect_error({"mkmodel", "-o", path("x.gguf"), "--preset", "stories260K", "--type", "q5_k"}, "bareflow: error: mkmodel: ");
   EXPECT_FALSE(fs::exists(path("x.gguf")));
+  // An output file that cannot be created is named.
+  const std::string unwritable = path("no_such_dir/x.gguf");
+  expect_error({"mkmodel", "-o", unwritable, "--preset", "stories260K"}, "bareflow: error: " + unwritable + ": ");
 }
 
 TEST_F(CliErrorsTest, HelpForEverySubcommand) {
