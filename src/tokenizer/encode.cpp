@@ -127,9 +127,8 @@ std::vector<int> Tokenizer::encode(std::string_view text, bool add_bos, bool add
   std::vector<int> out;
   if (add_bos) out.push_back(vocab_.bos_id);
   // Spaces are the word marker; a U+2581 in the text means the same to SentencePiece.
-  std::string norm;
-  if (vocab_.add_space_prefix && !text.empty()) norm = " ";
-  norm += plain_spaces(text);
+  std::string norm = plain_spaces(text);
+  if (vocab_.add_space_prefix && !text.empty()) norm.insert(norm.begin(), ' ');
   // Symbols are numbered with int; no real prompt comes near this.
   if (norm.size() >= static_cast<size_t>(INT_MAX)) throw std::length_error("text too long to tokenize");
   auto find = [this](std::string_view p) { return this->find(p); };
