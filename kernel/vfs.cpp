@@ -85,6 +85,7 @@ int vfs_mount(const Fat16BlockDevice* dev) {
     kprintf("bfk: cannot mount the FAT16 volume: %s (%s)\n", fat16_strerror(r), fs.error ? fs.error : "");
     return r;
   }
+  if (fs.repair.ran) kprintf("fat16: %s\n", fs.repair.text);   // volume was dirty at mount
   mounted = true;
   return 0;
 }

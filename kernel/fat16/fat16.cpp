@@ -67,6 +67,18 @@
 //     the new entry created (a crash in between loses the name, never the
 //     target; the clusters show up as leaked). A directory moved to another
 //     parent gets its '..' rewritten afterwards (the one non-leak window).
+//   * dirty flag: the first write of a mount session is FAT sector 0 with
+//     FAT[1] bit 15 cleared ("not cleanly unmounted"; all copies, copy 1
+//     first), then a flush, so every image a cut can leave after it says
+//     dirty. fat16_sync/fsync flush, then set the bit (copies in reverse
+//     order, copy 1 last), then flush. fsck.fat 4.2 -n reports a dirty volume
+//     ("Dirty bit is set", exit 1), so a quiescent, synced volume is clean.
+//   * repair at mount, only when the volume says dirty (a clean mount writes
+//     nothing): walk the tree, cut over-long file chains, free lost
+//     clusters, re-sync FAT copy 2, mark clean. The leak windows above are
+//     therefore healed by the next mount: power cut + one more mount + sync
+//     gives `fsck.fat -n` exit 0 (tests/repair_test.cpp checks every prefix).
+//     Its own ordering is described at repair() below.
 // Invariants kept by every function:
 //   * sector cache slots equal the disk contents, except FAT sectors marked
 //     dirty, which are written (all FAT copies, copy 1 first) by fat_commit()
@@ -115,10 +127,65 @@ int fail(Fat16* fs, int err, const char* msg) {
   return err;
 }
 
+// ---- volume dirty flag -----------------------------------------------------
+// FAT[1] bit 15 is FAT's "volume was cleanly unmounted" bit (1 = clean).
+// set_clean_bit() rewrites FAT sector 0 (all copies) with only
+// that bit changed, from the on-disk contents (a cached FAT sector 0 may hold
+// staged changes that must not reach the disk yet), then flushes, so the mark
+// is durable before whatever write follows. The cached copy gets the same bit.
+int set_clean_bit(Fat16* fs, bool clean) {
+  uint8_t buf[FAT16_SECTOR_SIZE];
+  uint64_t lba = fs->part_lba + fs->fat_lba;
+  Fat16CacheSlot* cached = nullptr;
+  for (auto& s : fs->cache)
+    if (s.valid && s.lba == lba) cached = &s;
+  if (cached && !cached->dirty) {
+    __builtin_memcpy(buf, cached->data, sizeof buf);
+  } else if (fs->dev->read(fs->dev->ctx, lba, 1, buf) != 0) {
+    fs->error = "device read error (FAT)";
+    return FAT16_EIO;
+  }
+  uint16_t v = uint16_t(buf[2] | (buf[3] << 8));
+  v = clean ? uint16_t(v | 0x8000) : uint16_t(v & 0x7FFF);
+  buf[2] = uint8_t(v);
+  buf[3] = uint8_t(v >> 8);
+  // Dirty: copy 1 first. Clean: copy 1 LAST, so that whenever copy 1 (the one
+  // read at mount) says clean, every copy does (a cut in between leaves copy 1
+  // dirty, and the next mount repairs and re-syncs the copies; a flush keeps a
+  // disk from reordering them).
+  for (uint32_t k = 0; k < fs->num_fats; k++) {
+    uint32_t i = clean ? fs->num_fats - 1 - k : k;
+    if (clean && k > 0 && i == 0 && fs->dev->flush && fs->dev->flush(fs->dev->ctx) != 0) {
+      fs->error = "device flush error";
+      return FAT16_EIO;
+    }
+    if (fs->dev->write(fs->dev->ctx, lba + uint64_t(i) * fs->fat_sectors, 1, buf) != 0) {
+      if (cached) cached->valid = cached->dirty = 0;
+      fs->error = "device write error (FAT)";
+      return FAT16_EIO;
+    }
+  }
+  if (cached) {
+    cached->data[2] = buf[2];
+    cached->data[3] = buf[3];
+  }
+  if (fs->dev->flush && fs->dev->flush(fs->dev->ctx) != 0) {
+    fs->error = "device flush error";
+    return FAT16_EIO;
+  }
+  fs->dirty_on_disk = clean ? 0 : 1;
+  return 0;
+}
+
+// Called before every write: the first write of a session marks the volume dirty.
+inline int mark_dirty(Fat16* fs) { return fs->dirty_on_disk ? 0 : set_clean_bit(fs, false); }
+
 // ---- sector cache ----------------------------------------------------------
 // Volume-relative sector numbers everywhere; part_lba is added only here.
 
 int slot_writeback(Fat16* fs, Fat16CacheSlot* s) {
+  int derr = mark_dirty(fs);
+  if (derr) return derr;
   // A dirty slot is always a sector of FAT copy 1; write it to every copy.
   uint32_t rel = uint32_t(s->lba - fs->part_lba);
   for (uint32_t i = 0; i < fs->num_fats; i++) {
@@ -174,6 +241,8 @@ Fat16CacheSlot* slot_of(Fat16* fs, const uint8_t* data) {
 // Writes a sector obtained from sector_get (and modified) through to disk.
 int sector_put(Fat16* fs, uint8_t* data) {
   Fat16CacheSlot* s = slot_of(fs, data);
+  int derr = mark_dirty(fs);
+  if (derr) return derr;
   if (fs->dev->write(fs->dev->ctx, s->lba, 1, data) != 0) {
     s->valid = 0;
     return fail(fs, FAT16_EIO, "device write error");
@@ -191,6 +260,8 @@ int raw_read(Fat16* fs, uint32_t rel, uint32_t n, void* buf) {
 
 int raw_write(Fat16* fs, uint32_t rel, uint32_t n, const void* buf) {
   if (rel + uint64_t(n) > fs->total_sectors) return fail(fs, FAT16_EUCLEAN, "write beyond volume");
+  int derr = mark_dirty(fs);
+  if (derr) return derr;
   // Keep cached copies of these sectors coherent (invariant: cache == disk).
   for (auto& s : fs->cache)
     if (s.valid && s.lba >= fs->part_lba + rel && s.lba < fs->part_lba + rel + n)
@@ -1291,6 +1362,287 @@ int shrink(Fat16* fs, Fat16File* f, uint32_t size) {
   return err;
 }
 
+// ---- mount-time repair -----------------------------------------------------
+// Runs when the volume is marked dirty at mount (a power cut, or a session
+// without a final sync). A cut leaves at worst (see the scheme at the top):
+// allocated clusters no entry reaches, a file chain longer than its size
+// needs, FAT copy 2 differing from copy 1, and the dirty mark itself.
+// The pass:
+//   1. walk (reads only): every directory from the root, depth-first with an
+//      explicit stack (kRepairDepth levels), marks in fs->reach every cluster
+//      of every directory chain and the first ceil(size/cluster) clusters of
+//      every file chain. A cluster reached twice (cross-link or loop), a
+//      directory chain that leaves the FAT or runs into a free/bad cluster,
+//      a directory deeper than the stack, or any read error: the repair
+//      writes NOTHING (freeing "unreached" clusters is only safe when the
+//      whole tree was seen) and the volume stays dirty.
+//   2. trim: every reached cluster whose FAT entry links to an unreached
+//      cluster is the last cluster its file needs: set EOC. Its tail becomes
+//      lost clusters. FAT sectors written in order, all copies; then flush.
+//   3. free: every allocated (not free, not BAD) unreached cluster -> 0; a FAT
+//      sector is rewritten (all copies) if it changed or if copy 2 differs
+//      from copy 1. Then flush.
+//   4. boot-sector dirty flag cleared if set; FAT[1] marked clean; flush.
+// Cut safety: step 2 only shortens chains past the sizes (a cut leaves lost
+// clusters), step 3 only frees unreachable clusters, in any order (a cut
+// leaves fewer lost clusters), and the flush before step 3 keeps a freed tail
+// from landing before the EOC that cut it off. Until step 4 the volume is
+// still dirty, so the next mount simply repairs again.
+constexpr uint32_t kRepairDepth = 64;
+
+inline bool reach_get(const Fat16* fs, uint32_t c) { return (fs->reach[c >> 3] >> (c & 7)) & 1; }
+inline void reach_set(Fat16* fs, uint32_t c) { fs->reach[c >> 3] = uint8_t(fs->reach[c >> 3] | (1u << (c & 7))); }
+
+enum RepairMark { kMarkOk = 0, kMarkUnsafe = 1, kMarkBroken = 2 };
+
+// Marks up to `limit` clusters (0 = all) of the chain from `first`.
+// *after = FAT value of the last marked cluster, *count = clusters marked. Returns a RepairMark, or a
+// negative error. Each cluster is marked once, so the walk is bounded.
+int repair_mark(Fat16* fs, uint32_t first, uint32_t limit, uint16_t* after, uint32_t* count, const char** why) {
+  uint32_t c = first;
+  uint32_t& n = *count;
+  n = 0;
+  for (;;) {
+    if (!valid_cluster(fs, c)) {
+      *why = "a cluster chain leaves the FAT";
+      return kMarkUnsafe;
+    }
+    if (reach_get(fs, c)) {
+      *why = "cross-linked or looping cluster chains";
+      return kMarkUnsafe;
+    }
+    reach_set(fs, c);
+    n++;
+    uint16_t v = 0;
+    int err = fat_get(fs, c, &v);
+    if (err) return err;
+    *after = v;
+    if ((limit && n == limit) || v >= 0xFFF8) return kMarkOk;
+    if (v == 0 || v == kBad || !valid_cluster(fs, v)) {
+      *why = "a cluster chain runs into a free or bad cluster";
+      return kMarkBroken;
+    }
+    c = v;
+  }
+}
+
+// Appends text / a number to fs->repair.text.
+void rtext(Fat16* fs, const char* s) {
+  char* t = fs->repair.text;
+  uint32_t n = 0;
+  while (t[n]) n++;
+  while (*s && n + 1 < sizeof fs->repair.text) t[n++] = *s++;
+  t[n] = 0;
+}
+void rnum(Fat16* fs, uint32_t v) {
+  char d[12];
+  int i = 11;
+  d[i] = 0;
+  do {
+    d[--i] = char('0' + v % 10);
+    v /= 10;
+  } while (v);
+  rtext(fs, d + i);
+}
+void rcount(Fat16* fs, bool* first, uint32_t n, const char* what, const char* plural) {
+  if (!n) return;
+  if (!*first) rtext(fs, ", ");
+  *first = false;
+  rnum(fs, n);
+  rtext(fs, what);
+  if (n != 1) rtext(fs, plural);
+}
+
+// Step 1. Returns 0 (walk complete), kMarkUnsafe with *why, or an error.
+int repair_walk(Fat16* fs, uint32_t* trims, uint32_t* tail_clusters, const char** why) {
+  struct Frame {
+    uint32_t dir;    // first cluster, 0 = root
+    uint32_t slot;   // where to resume the scan
+  };
+  Frame st[kRepairDepth];
+  int sp = 0;
+  st[0] = {0, 0};
+  while (sp >= 0) {
+    uint32_t child = 0, resume = 0;
+    int bad = 0;
+    int r = dir_scan(fs, st[sp].dir, st[sp].slot, [&](const Hit& h) {
+      const uint8_t* e = h.ent;
+      if (e[0] == '.') return 0;   // "." and "..": short names never start with '.' otherwise
+      uint32_t first = ld16(e + 26);
+      uint16_t after = 0;
+      if (e[11] & kAttrDir) {
+        if (first == 0) {
+          fs->repair.left_alone++;   // a directory without clusters: nothing to reach
+          return 0;
+        }
+        uint32_t n = 0;
+        int m = repair_mark(fs, first, 0, &after, &n, why);
+        if (m < 0) return m;
+        if (m != kMarkOk) {
+          if (m == kMarkBroken) *why = "a directory chain runs into a free or bad cluster";
+          bad = 1;
+          return 1;
+        }
+        child = first;
+        resume = h.slot + 1;
+        return 1;
+      }
+      uint32_t size = ld32(e + 28);
+      uint32_t need = size / fs->bytes_per_cluster + (size % fs->bytes_per_cluster != 0);
+      if (first == 0) {
+        if (need) fs->repair.left_alone++;   // a size without clusters
+        return 0;
+      }
+      if (need == 0) fs->repair.left_alone++;   // clusters without a size: keep them all
+      uint32_t n = 0;
+      int m = repair_mark(fs, first, need, &after, &n, why);
+      if (m < 0) return m;
+      if (m == kMarkUnsafe) {
+        bad = 1;
+        return 1;
+      }
+      if (m == kMarkBroken || (need && n < need)) {
+        fs->repair.left_alone++;   // chain shorter than the size: fsck's business
+        return 0;
+      }
+      if (after < 0xFFF8 && valid_cluster(fs, after)) {
+        // Over-long: count the tail (not marked; it is freed in step 3).
+        (*trims)++;
+        uint32_t c = after;
+        for (uint32_t k = 0; k <= fs->cluster_count; k++) {
+          (*tail_clusters)++;
+          uint16_t v = 0;
+          int err = fat_get(fs, c, &v);
+          if (err) return err;
+          if (v >= 0xFFF8 || !valid_cluster(fs, v)) break;
+          c = v;
+        }
+      } else if (after < 0xFFF8) {
+        fs->repair.left_alone++;   // last needed cluster links to a free/bad cluster
+      }
+      return 0;
+    });
+    if (r < 0) {
+      *why = fs->error;
+      return kMarkUnsafe;
+    }
+    if (bad) return kMarkUnsafe;
+    if (r == 1) {
+      st[sp].slot = resume;
+      if (sp + 1 >= int(kRepairDepth)) {
+        *why = "directories nested too deep";
+        return kMarkUnsafe;
+      }
+      st[++sp] = {child, 0};
+    } else {
+      sp--;
+    }
+  }
+  return 0;
+}
+
+// Steps 2 and 3: one pass over the FAT sectors. Returns 0 or an error.
+int repair_fat_pass(Fat16* fs, bool trim) {
+  uint8_t other[kSec];
+  for (uint32_t s = 0; s < fs->fat_sectors; s++) {
+    uint32_t lo = s * 256, hi = lo + 256;
+    if (lo >= fs->cluster_count + 2) break;
+    if (hi > fs->cluster_count + 2) hi = fs->cluster_count + 2;
+    int err = 0;
+    uint8_t* p = sector_get(fs, fs->fat_lba + s, &err);
+    if (!p) return err;
+    bool changed = false;
+    for (uint32_t c = lo < 2 ? 2 : lo; c < hi; c++) {
+      uint8_t* ent = p + (c % 256) * 2;
+      uint16_t v = ld16(ent);
+      if (trim) {
+        if (reach_get(fs, c) && v < 0xFFF8 && valid_cluster(fs, v) && !reach_get(fs, v)) {
+          st16(ent, kEoc);
+          changed = true;
+        }
+      } else if (!reach_get(fs, c) && v != 0 && v != kBad) {
+        st16(ent, 0);
+        changed = true;
+        fs->repair.lost_clusters++;
+        if (c < fs->next_free_hint) fs->next_free_hint = uint16_t(c);
+      }
+    }
+    bool differ = false;
+    if (!trim && fs->num_fats > 1) {
+      for (uint32_t i = 1; i < fs->num_fats && !differ; i++) {
+        err = raw_read(fs, fs->fat_lba + i * fs->fat_sectors + s, 1, other);
+        if (err) return err;
+        differ = !meq(other, p, kSec);
+      }
+    }
+    if (changed || differ) {
+      if (differ && !changed) fs->repair.fat_sectors_synced++;
+      Fat16CacheSlot* slot = slot_of(fs, p);
+      slot->dirty = 1;
+      err = slot_writeback(fs, slot);
+      if (err) return err;
+    }
+  }
+  return barrier(fs);
+}
+
+int repair(Fat16* fs, bool bs_dirty) {
+  Fat16Repair& rp = fs->repair;
+  rp.ran = 1;
+  mzero(fs->reach, sizeof fs->reach);
+  uint32_t trims = 0, tail = 0;
+  const char* why = "";
+  int r = repair_walk(fs, &trims, &tail, &why);
+  if (r == kMarkUnsafe) {
+    rp.skipped = 1;
+    fs->stay_dirty = 1;
+    rtext(fs, "not repaired (");
+    rtext(fs, why);
+    rtext(fs, "): run fsck.fat");
+    return 0;
+  }
+  if (r < 0) return r;
+  int err = 0;
+  if (trims) err = repair_fat_pass(fs, true);
+  if (!err) err = repair_fat_pass(fs, false);
+  if (err) return err;
+  rp.trimmed_chains = trims;
+  rp.trimmed_clusters = tail <= rp.lost_clusters ? tail : rp.lost_clusters;
+  rp.lost_clusters -= rp.trimmed_clusters;
+  if (bs_dirty) {
+    uint8_t* b = sector_get(fs, 0, &err);
+    if (!b) return err;
+    b[37] = uint8_t(b[37] & ~1u);
+    err = sector_put(fs, b);
+    if (!err) err = barrier(fs);
+    if (err) return err;
+  }
+  err = set_clean_bit(fs, true);
+  if (err) return err;
+  rtext(fs, "repaired: ");
+  bool first = true;
+  if (rp.lost_clusters) rtext(fs, "reclaimed ");
+  rcount(fs, &first, rp.lost_clusters, " lost cluster", "s");
+  if (trims) {
+    if (!first) rtext(fs, ", ");
+    first = true;
+    rtext(fs, "trimmed ");
+    rcount(fs, &first, trims, " chain", "s");
+    rtext(fs, " (");
+    rnum(fs, rp.trimmed_clusters);
+    rtext(fs, rp.trimmed_clusters == 1 ? " cluster)" : " clusters)");
+  }
+  rcount(fs, &first, rp.fat_sectors_synced, " FAT sector", "s");
+  if (rp.fat_sectors_synced) rtext(fs, " copied to FAT 2");
+  if (first) rtext(fs, "volume was marked dirty, nothing to fix");
+  if (rp.left_alone) {
+    rtext(fs, "; left alone: ");
+    rnum(fs, rp.left_alone);
+    rtext(fs, " (run fsck.fat)");
+  }
+  return 0;
+}
+
 // ---- mount -----------------------------------------------------------------
 // Validates a boot sector as FAT16 and fills the geometry. `limit` = sectors
 // available for the volume (0 = unknown).
@@ -1382,8 +1734,20 @@ int fat16_mount(Fat16* fs, const Fat16BlockDevice* dev) {
   err = fat_get(fs, 0, &fat0);
   if (err) return err;
   if ((fat0 & 0xFF) != b[21] || (fat0 >> 8) != 0xFF) return fail(fs, FAT16_EUCLEAN, "FAT[0] does not match the media descriptor");
+  uint16_t fat1 = 0;
+  err = fat_get(fs, 1, &fat1);
+  if (err) return err;
+  bool bs_dirty = (b[37] & 1) != 0;
+  fs->dirty_on_disk = !(fat1 & 0x8000) || bs_dirty;
   fs->next_free_hint = 2;
   fs->mounted = 1;
+  if (fs->dirty_on_disk) {
+    err = repair(fs, bs_dirty);
+    if (err) {
+      fs->mounted = 0;
+      return err;
+    }
+  }
   fs->error = "ok";
   return 0;
 }
@@ -1391,7 +1755,10 @@ int fat16_mount(Fat16* fs, const Fat16BlockDevice* dev) {
 int fat16_sync(Fat16* fs) {
   if (!fs->mounted) return fail(fs, FAT16_EINVAL, "not mounted");
   int err = fat_commit(fs);
-  return err ? err : barrier(fs);
+  if (!err) err = barrier(fs);
+  // Everything is durable: only now may the volume say "clean".
+  if (!err && fs->dirty_on_disk && !fs->stay_dirty) err = set_clean_bit(fs, true);
+  return err;
 }
 
 int fat16_open(Fat16* fs, const char* path, uint32_t flags, Fat16File* out) {

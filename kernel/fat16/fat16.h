@@ -35,6 +35,10 @@
 //     as POSIX allows), and fsck.fat -n reports at most leaked space ("Reclaimed N
 //     unused clusters", or an over-long chain on the file being grown) -
 //     never a damaged file, a cross-link or a chain into free clusters;
+//   * the volume is marked dirty from the first write until the next
+//     fat16_sync/fsync, and the next fat16_mount of a dirty volume repairs
+//     those leaks (see fat16_mount), so power cut + mount + sync leaves a
+//     volume that fsck.fat -n calls clean;
 //   * a rename onto an existing file switches the target from the old to the
 //     new contents in one sector write, so write-temp / fsync / rename gives
 //     "old or new" state.
@@ -115,6 +119,24 @@ struct Fat16CacheSlot {
   uint8_t data[FAT16_SECTOR_SIZE];
 };
 
+// What the mount-time repair pass did (see fat16_mount). Plain data.
+struct Fat16Repair {
+  uint8_t ran;               // the volume was marked dirty at mount, so the repair pass ran
+  uint8_t skipped;           // it found damage it does not fix (cross-link, broken directory
+                             //   chain, ...) and wrote nothing; the volume stays marked dirty
+  uint32_t lost_clusters;    // allocated clusters no entry reached, freed
+  uint32_t trimmed_chains;   // file chains cut to the length the file size needs
+  uint32_t trimmed_clusters; // clusters freed from those tails (not in lost_clusters)
+  uint32_t fat_sectors_synced;   // sectors of FAT copy 2 rewritten to equal copy 1
+  uint32_t left_alone;       // findings not fixed (file chain shorter than its size, ...)
+  char text[120];            // one line for the log, e.g. "repaired: reclaimed 3 lost
+                             //   clusters, trimmed 1 chain"; "" if the repair did not run
+};
+
+enum : uint32_t {
+  FAT16_REPAIR_MAP_BYTES = (65525 + 2 + 7) / 8,   // one bit per FAT16 cluster number
+};
+
 // The mounted volume. Treat as opaque; fill it with fat16_mount().
 struct Fat16 {
   const Fat16BlockDevice* dev;
@@ -134,6 +156,10 @@ struct Fat16 {
   uint32_t stamp;            // LRU clock for the cache
   const char* error;         // static message for the last error, never null after mount
   Fat16CacheSlot cache[FAT16_CACHE_SECTORS];
+  uint8_t dirty_on_disk;     // FAT[1] currently says "not cleanly unmounted"
+  uint8_t stay_dirty;        // the repair was skipped: never mark the volume clean
+  Fat16Repair repair;        // what fat16_mount's repair pass did
+  uint8_t reach[FAT16_REPAIR_MAP_BYTES];   // repair scratch: clusters reachable from entries
 };
 
 // An open file or directory. Plain data: copy it, store it per fd.
@@ -168,11 +194,24 @@ struct Fat16DirEntry {
 // or 0x0E, or, if sector 0 is itself a FAT16 boot sector, the whole device.
 // Validates the BPB (signature, geometry, FAT16 cluster count, FAT media byte)
 // and fails with FAT16_EUCLEAN/FAT16_EIO and a message in fs->error.
+//
+// Dirty flag and repair: the first write of a mount session marks the volume
+// dirty (FAT[1] bit 15 = 0, FAT's own "clean shutdown" bit, flushed before any
+// other write), and fat16_sync/fat16_fsync mark it clean again once everything
+// is durable. If fat16_mount finds the volume dirty (FAT[1] bit 15 clear, or
+// the boot sector's dirty flag set), it repairs the leaks a power cut leaves
+// (see the scheme in fat16.cpp): it walks every directory, cuts file chains
+// longer than their size needs, frees every allocated cluster no entry
+// reaches, makes FAT copy 2 equal copy 1, and marks the volume clean. A clean
+// volume is mounted without any write. The outcome is in fs->repair; damage
+// the repair does not understand (cross-links, broken directory chains) makes
+// it write nothing (fs->repair.skipped) and the mount still succeeds.
 int fat16_mount(Fat16* fs, const Fat16BlockDevice* dev);
 
-// Flush the device cache. The Fat16 holds no dirty data between calls;
-// unmounting is just this plus forgetting the struct. There is no close: a
-// Fat16File can simply be dropped.
+// Flush the device cache, then mark the volume clean (one more FAT write and
+// flush, only if something was written since the last sync). The Fat16 holds
+// no dirty data between calls; unmounting is just this plus forgetting the
+// struct. There is no close: a Fat16File can simply be dropped.
 int fat16_sync(Fat16* fs);
 
 // Open `path`. `flags`: FAT16_O_CREAT (create an empty file if missing),

@@ -23,6 +23,7 @@ class ApiTest : public ::testing::Test {
   }
   // fsck.fat -n on the current disk contents.
   void ExpectClean() {
+    ASSERT_EQ(fat16_sync(&fs), 0);   // what unmounting does: marks the volume clean
     WriteBytes(img, disk->bytes);
     Fsck f = RunFsck(img);
     EXPECT_EQ(f.rc, 0) << f.out;

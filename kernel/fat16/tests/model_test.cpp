@@ -189,6 +189,7 @@ TEST_P(ModelTest, RandomOpsMatchModel) {
       }
     }
   }
+  ASSERT_EQ(fat16_sync(&fs), 0);   // unmount: marks the volume clean
   WriteBytes(img, disk.bytes);
   Fsck fk = RunFsck(img);
   EXPECT_EQ(fk.rc, 0) << fk.out;

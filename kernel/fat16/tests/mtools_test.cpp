@@ -219,6 +219,7 @@ TEST_F(MtoolsTest, MountsMbrPartition) {
   ASSERT_TRUE(LibReadAll(&fs, "/file.bin", &got));
   EXPECT_EQ(got, RandomBytes(12345, 20));
   ASSERT_TRUE(LibWriteAll(&fs, "/new file.txt", RandomBytes(3000, 21)));
+  ASSERT_EQ(fat16_sync(&fs), 0);   // unmount: marks the volume clean
   WriteBytes(dir + "/disk.img", disk.bytes);
   EXPECT_EQ(Sh(Mt("") + "mtype -i " + Q(dir + "/disk.img@@1M") + " '::/new file.txt' | cmp - " + Q(dir + "/f") + " ; true", &out), 0);
   std::vector<uint8_t> back(disk.bytes.begin() + 2048 * 512, disk.bytes.end());
@@ -264,6 +265,7 @@ TEST_F(MtoolsTest, MkimageScriptDiskMountsAndStaysClean) {
   // The engine's state update, then fsck on the partition.
   ASSERT_TRUE(LibWriteAll(&fs, "/state/snapshot.bin.tmp", RandomBytes(123456, 32)));
   ASSERT_EQ(fat16_rename(&fs, "/state/snapshot.bin.tmp", "/state/snapshot.bin"), 0);
+  ASSERT_EQ(fat16_sync(&fs), 0);
   std::vector<uint8_t> part(disk.bytes.begin() + 2048 * 512, disk.bytes.end());
   WriteBytes(dir + "/part.img", part);
   Fsck fk = RunFsck(dir + "/part.img");
@@ -292,6 +294,7 @@ TEST_F(MtoolsTest, Utf8NamesBothWays) {
   Fat16File f;
   EXPECT_EQ(fat16_open(&fs, "/bad \xC3.txt", FAT16_O_CREAT, &f), FAT16_EINVAL);
   EXPECT_EQ(fat16_open(&fs, "/bad \xC0\xAF.txt", FAT16_O_CREAT, &f), FAT16_EINVAL);   // overlong
+  ASSERT_EQ(fat16_sync(&fs), 0);
   WriteBytes(img, disk.bytes);
   EXPECT_EQ(RunFsck(img).rc, 0);
   ASSERT_EQ(Sh(env + "mdir -i " + Q(img) + " -b ::/", &out), 0) << out;

@@ -39,7 +39,7 @@ export MTOOLS_SKIP_CHECK=1
 part=$tmp/part.img
 # Allowed fsck complaints: leaked clusters, and an over-long chain on the temp
 # file while it grows (path line + its two detail lines).
-allowed='^(fsck\.fat [0-9.]+ .*|Reclaimed [0-9]+ unused clusters? \([0-9]+ bytes\)\.|Leaving filesystem unchanged\.|.*: [0-9]+ files, [0-9]+/[0-9]+ clusters|/[Ss][Tt][Aa][Tt][Ee]/state\.bin\.tmp|  File size is [0-9]+ bytes, cluster chain length is > [0-9]+ bytes\.|  Truncating file to [0-9]+ bytes\.|)$'
+allowed='^(fsck\.fat [0-9.]+ .*|Reclaimed [0-9]+ unused clusters? \([0-9]+ bytes\)\.|Leaving filesystem unchanged\.|Dirty bit is set\. Fs was not properly unmounted and some data may be corrupt\.| Automatically removing dirty bit\.|.*: [0-9]+ files, [0-9]+/[0-9]+ clusters|/[Ss][Tt][Aa][Tt][Ee]/state\.bin\.tmp|  File size is [0-9]+ bytes, cluster chain length is > [0-9]+ bytes\.|  Truncating file to [0-9]+ bytes\.|)$'
 
 fail() {
   echo "powercut.sh: FAIL after $kills kills: $*" >&2

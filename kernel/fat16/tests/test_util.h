@@ -49,7 +49,7 @@ struct Fsck {
 Fsck RunFsck(const std::string& image);
 
 // True if every complaint in the fsck output is one that only leaks space:
-// "Reclaimed N unused clusters", or an over-long chain of a file whose name
+// "Reclaimed N unused clusters", the dirty mark ("Dirty bit is set"), or an over-long chain of a file whose name
 // contains `growing` (case-insensitive; empty = none allowed).
 // With `fats_may_differ`, "FATs differ ... Using first FAT" is accepted too
 // (two-FAT volumes: FAT 1 is always written first and is the consistent one).
