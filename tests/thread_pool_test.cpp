@@ -21,7 +21,9 @@ TEST(ThreadPool, EveryIndexExactlyOnce) {
           EXPECT_LE(0, b);
           EXPECT_LE(b, e);
           EXPECT_LE(e, n);
-          if (e < n) EXPECT_EQ(e % grain, 0) << "chunk ends off the grain";
+          if (e < n) {
+            EXPECT_EQ(e % grain, 0) << "chunk ends off the grain";
+          }
           for (int64_t i = b; i < e; ++i) hits[i].fetch_add(1);
         });
         for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << "n " << n << " grain " << grain << " i " << i;
