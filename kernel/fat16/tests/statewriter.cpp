@@ -4,6 +4,9 @@
 // complete version, then forever writes the next version the way the engine
 // saves its snapshot: write /state/state.bin.tmp, fsync, close, rename over
 // /state/state.bin. After each rename it prints "committed <gen>".
+// In the guest with `--check`: only reads and checks /state/state.bin, prints
+// "statewriter: check gen N" (or "statewriter: check no state") and exits 0;
+// it writes nothing (the kernel's mount has already repaired a dirty volume).
 // On the host: `statewriter --verify FILE` checks a state file and prints its
 // generation ("gen N"), or exits 1 with a reason.
 //
@@ -131,6 +134,12 @@ int main(int argc, char** argv) {
     printf("statewriter: no state yet\n");
   }
   fflush(stdout);
+  if (argc == 2 && strcmp(argv[1], "--check") == 0) {
+    if (s.empty() && err == ENOENT) printf("statewriter: check no state\n");
+    else printf("statewriter: check gen %" PRIu64 "\n", gen);
+    fflush(stdout);
+    return 0;
+  }
   uint64_t limit = argc == 2 ? strtoull(argv[1], nullptr, 10) : UINT64_MAX;
   for (uint64_t i = 0; i < limit; i++) {
     if (!WriteVersion(++gen)) return 4;
