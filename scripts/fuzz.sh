@@ -94,7 +94,8 @@ seed_target() {
       if command -v mkfs.fat >/dev/null && command -v mcopy >/dev/null; then
         local img="$corpora/fat16/seed_fat16.img"
         rm -f "$img"
-        mkfs.fat -C -F 16 -n BAREFLOW "$img" 4200 >/dev/null 2>&1 || true
+        # 512-byte clusters: 4200 KiB is then well inside FAT16's cluster-count range.
+        mkfs.fat -C -F 16 -s 1 -n BAREFLOW "$img" 4200 >/dev/null 2>&1 || true
         if [ -f "$img" ]; then
           printf 'model=stories260K.bin\n' >"$corpora/boot.cfg"
           mcopy -i "$img" "$corpora/boot.cfg" ::BOOT.CFG 2>/dev/null || true
