@@ -1744,8 +1744,14 @@ int fat16_mount(Fat16* fs, const Fat16BlockDevice* dev) {
   if (fs->dirty_on_disk) {
     err = repair(fs, bs_dirty);
     if (err) {
-      fs->mounted = 0;
-      return err;
+      // A device error during the repair: what was written is safe (see
+      // repair()); mount anyway, leave the volume dirty, and say so.
+      fat_discard(fs);
+      fs->stay_dirty = 1;
+      fs->repair.skipped = 1;
+      fs->repair.text[0] = 0;
+      rtext(fs, "repair failed: ");
+      rtext(fs, fs->error);
     }
   }
   fs->error = "ok";

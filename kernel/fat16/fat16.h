@@ -123,7 +123,8 @@ struct Fat16CacheSlot {
 struct Fat16Repair {
   uint8_t ran;               // the volume was marked dirty at mount, so the repair pass ran
   uint8_t skipped;           // it found damage it does not fix (cross-link, broken directory
-                             //   chain, ...) and wrote nothing; the volume stays marked dirty
+                             //   chain, ...) and wrote nothing, or a device error stopped it;
+                             //   the volume stays marked dirty
   uint32_t lost_clusters;    // allocated clusters no entry reached, freed
   uint32_t trimmed_chains;   // file chains cut to the length the file size needs
   uint32_t trimmed_clusters; // clusters freed from those tails (not in lost_clusters)

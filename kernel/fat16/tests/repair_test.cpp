@@ -381,4 +381,21 @@ TEST_F(Repair, CrossLinkIsLeftAloneAndVolumeStaysDirty) {
   EXPECT_TRUE(IsDirty(d.bytes));
 }
 
+TEST_F(Repair, WriteErrorDuringRepairStillMounts) {
+  if (dir.empty()) return;
+  std::vector<uint8_t> b = Base(dir);
+  FatSet(b, 3000, 0xFFFF);
+  MarkDirty(b);
+  MemDisk d(b);
+  d.fail_writes = true;
+  auto fs = std::make_unique<Fat16>();
+  ASSERT_EQ(fat16_mount(fs.get(), d.dev()), 0) << fs->error;
+  EXPECT_EQ(fs->repair.skipped, 1);
+  EXPECT_EQ(std::string(fs->repair.text).rfind("repair failed: ", 0), 0u) << fs->repair.text;
+  std::vector<uint8_t> got;
+  ASSERT_TRUE(LibReadAll(fs.get(), "/d/b.bin", &got));
+  EXPECT_EQ(got, RandomBytes(3000, 8));
+  EXPECT_EQ(d.bytes, b);
+}
+
 }  // namespace
