@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "test_support.h"
+
 extern char** environ;
 
 namespace bf {
@@ -22,11 +24,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string shared_model(const std::string& rel) {
-  const char* env = std::getenv("BAREFLOW_SHARED");
-  std::string base = env && *env ? env : BAREFLOW_SHARED_DIR;
-  return base + "/models/" + rel;
-}
+std::string shared_model(const std::string& rel) { return test::shared_path("models/" + rel); }
 
 std::string read_text(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -217,3 +215,4 @@ TEST_F(CliErrorsTest, HelpForEverySubcommand) {
 
 }  // namespace
 }  // namespace bf
+#include "test_support.h"

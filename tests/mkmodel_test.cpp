@@ -16,6 +16,7 @@
 #include "mkmodel/mkmodel.h"
 #include "mkmodel/mkmodel_command.h"
 #include "util/error.h"
+#include "test_support.h"
 
 namespace bf {
 namespace {
@@ -30,31 +31,11 @@ std::vector<uint8_t> read_all(const fs::path& p) {
 // A fresh directory per test, removed afterwards.
 class MkModelTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() / ("bareflow_mkmodel_" + std::to_string(::getpid()) + "_" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  fs::path dir_;
+  std::string path(const std::string& name) const { return dir_.file(name); }
+  test::TempDir dir_;
 };
 
-// Small but complete: GQA, 32-multiple rows, room for the byte tokens.
-MkModelSpec small_spec() {
-  MkModelSpec s;
-  s.dim = 64;
-  s.hidden_dim = 96;
-  s.n_layers = 2;
-  s.n_heads = 4;
-  s.n_kv_heads = 2;
-  s.vocab_size = 300;
-  s.seq_len = 32;
-  s.seed = 42;
-  s.name = "small";
-  return s;
-}
+MkModelSpec small_spec() { return test::small_model_spec(42, "small"); }
 
 // ---- a minimal GGUF reader, independent of the engine's loader ----
 
@@ -602,7 +583,7 @@ TEST_F(MkModelTest, CommandRejectsBadRequests) {
 }
 
 TEST_F(MkModelTest, CommandEmbedsSharedTokenizer) {
-  const fs::path tok = fs::path(BAREFLOW_SHARED_DIR) / "models/stories260K/tok512.bin";
+  const fs::path tok = fs::path(test::shared_path("models/stories260K/tok512.bin"));
   if (!fs::exists(tok)) GTEST_SKIP() << tok << " not found";
   run_cli({"-o", path("v.gguf"), "--preset", "stories260K", "--vocab", tok.string()});
   const GgufFile g = parse_gguf(read_all(path("v.gguf")));

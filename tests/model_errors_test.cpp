@@ -28,6 +28,7 @@
 #include "mkmodel/mkmodel.h"
 #include "model/model.h"
 #include "util/error.h"
+#include "test_support.h"
 
 namespace bf {
 namespace {
@@ -37,11 +38,7 @@ using Bytes = std::vector<uint8_t>;
 
 // ---------------------------------------------------------------- files
 
-std::string shared_file(const std::string& rel) {
-  const char* env = std::getenv("BAREFLOW_SHARED");
-  std::string base = env && *env ? env : BAREFLOW_SHARED_DIR;
-  return base + "/" + rel;
-}
+std::string shared_file(const std::string& rel) { return test::shared_path(rel); }
 
 Bytes slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -468,32 +465,13 @@ std::vector<Section> llama2c_sections(const Bytes& b) {
 
 // ---------------------------------------------------------------- fixture
 
-MkModelSpec small_spec() {
-  MkModelSpec s;
-  s.dim = 64;
-  s.hidden_dim = 96;
-  s.n_layers = 2;
-  s.n_heads = 4;
-  s.n_kv_heads = 2;
-  s.vocab_size = 300;
-  s.seq_len = 32;
-  s.seed = 7;
-  s.name = "errors";
-  return s;
-}
+MkModelSpec small_spec() { return test::small_model_spec(7, "errors"); }
 
 class ModelErrorsTest : public ::testing::Test {
  public:
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string path(const std::string& name) const { return dir_.file(name); }
 
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() / ("bareflow_errors_" + std::to_string(::getpid()) + "_" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
 
   std::string make_gguf(DType type, bool tied = true) {
     MkModelSpec s = small_spec();
@@ -539,7 +517,7 @@ class ModelErrorsTest : public ::testing::Test {
     fs::remove(p);
   }
 
-  fs::path dir_;
+  test::TempDir dir_;
   int counter_ = 0;
 };
 
@@ -552,7 +530,7 @@ TEST_F(ModelErrorsTest, FixturesLoadAndTestSerialiserRoundTrips) {
     Bytes orig = slurp(f);
     TestGguf g = parse_test_gguf(orig);
     Bytes again = g.serialize();
-    if (f.find(dir_.string()) == 0) {
+    if (f.find(dir_.path()) == 0) {
       EXPECT_TRUE(again == orig) << "mkmodel file does not round-trip";
     }
     load_bytes(again, f + " re-serialised");
@@ -567,7 +545,7 @@ TEST_F(ModelErrorsTest, FixturesLoadAndTestSerialiserRoundTrips) {
 
 TEST_F(ModelErrorsTest, TinyAndMissingFiles) {
   expect_rejected(path("does_not_exist.gguf"), "missing file");
-  expect_rejected(dir_.string(), "a directory");
+  expect_rejected(dir_.path(), "a directory");
   for (const char* content : {"", "G", "GG", "GGU", "GGUF", "ak42", "\x42\x34\x6b\x61"}) {
     Bytes b(content, content + std::strlen(content));
     reject_bytes(b, "tiny file '" + std::string(content) + "'");

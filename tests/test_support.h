@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "mkmodel/mkmodel.h"
+
 namespace bf::test {
 
 inline std::string shared_dir() {
@@ -29,10 +31,27 @@ class TempDir {
     std::filesystem::remove_all(path_, ec);
   }
   std::string file(const std::string& name) const { return path_ + "/" + name; }
+  const std::string& path() const { return path_; }
 
  private:
   std::string path_;
 };
+
+// Small but complete: grouped-query attention, rows in whole Q8_0/Q4_0 blocks, room
+// for the 256 byte tokens. Loads and runs in milliseconds.
+inline MkModelSpec small_model_spec(uint64_t seed, const std::string& name) {
+  MkModelSpec s;
+  s.dim = 64;
+  s.hidden_dim = 96;
+  s.n_layers = 2;
+  s.n_heads = 4;
+  s.n_kv_heads = 2;
+  s.vocab_size = 300;
+  s.seq_len = 32;
+  s.seed = seed;
+  s.name = name;
+  return s;
+}
 
 // One ../shared/golden/NAME.golden: run.c's greedy output for stories260K.
 struct Golden {

@@ -16,14 +16,12 @@
 
 #include "model/vocab_loader.h"
 #include "util/error.h"
+#include "test_support.h"
 
 namespace bf {
 namespace {
 
-std::string shared_dir() {
-  const char* env = std::getenv("BAREFLOW_SHARED");
-  return env && *env ? env : BAREFLOW_SHARED_DIR;
-}
+using test::shared_dir;
 
 std::string llama_dir() { return shared_dir() + "/models/llama2-tokenizer/"; }
 
