@@ -6,6 +6,7 @@
 #include "uaccess.h"
 #include "mm.h"
 #include "smp.h"
+#include "vfs.h"
 
 namespace {
 char exe_path[256] = "/";
@@ -32,6 +33,8 @@ void proc_set_exe_path(const char* p) { strncpy0(exe_path, p, sizeof exe_path); 
 const char* proc_exe_path() { return exe_path; }
 
 [[noreturn]] void proc_exit(int status) {
+  // Leave the volume marked clean, so the next boot need not scan it for repairs.
+  if (Fat16* fs = vfs_fs()) fat16_sync(fs);
   kprintf("bfk: program exited with status %d\n", status & 0xff);
   machine_exit(status & 0xff);
 }
