@@ -3,6 +3,7 @@
 
 #include "cli/commands.h"
 #include "generate/generate.h"
+#include "graph/profile.h"
 #include "threads/pool.h"
 
 namespace bf::cli {
@@ -14,6 +15,7 @@ struct RunOptions {
   int threads = 0;
   int context = 0;
   bool reference = false;
+  bool profile = false;
 };
 
 void run_command(const RunOptions& o) {
@@ -41,6 +43,7 @@ void run_command(const RunOptions& o) {
   if (r.stopped_at_context) std::fprintf(stderr, "stopped:     context length %d reached\n", forward.context());
   double peak = peak_memory_mib();
   if (peak >= 0) std::fprintf(stderr, "peak memory: %8.1f MiB\n", peak);
+  if (o.profile) std::fprintf(stderr, "\n%s", format_profile(profile_by_shape(forward.ops())).c_str());
 }
 
 }  // namespace
@@ -62,6 +65,7 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("-c,--ctx-size", o->context, "Context positions (default: the model's context length, at most 8192)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--reference", o->reference, "Run the single-threaded reference kernels");
+  cmd->add_flag("--profile", o->profile, "Print calls and TSC cycles per op shape class (counted for every call)");
   cmd->callback([o] { run_command(*o); });
 }
 

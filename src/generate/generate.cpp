@@ -29,6 +29,7 @@ GenerateResult generate(Forward& forward, const Tokenizer& tokenizer, const Gene
     throw InputError("prompt", std::to_string(r.prompt_tokens) + " tokens do not fit the context of " +
                                    std::to_string(forward.context()));
   Sampler sampler(model.config.vocab_size, options.sampler);
+  r.tokens.reserve(static_cast<size_t>(forward.context()));  // no growth inside the token loop
   int token = prompt[0];
   double start = now_seconds(), prompt_done = start;
   for (int pos = 0;; ++pos) {
