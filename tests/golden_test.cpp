@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "generate/generate.h"
+#include "kernels/avx2.h"
 #include "model/vocab_loader.h"
 #include "test_support.h"
 
@@ -25,7 +26,11 @@ const Variant kVariants[] = {
     {"bin_mt2", false, Tier::Parallel, 2},
     {"gguf_ref", true, Tier::Reference, 1},
     {"gguf_mt2", true, Tier::Parallel, 2},
+    {"bin_avx2", false, Tier::Avx2, 2},
+    {"gguf_avx2", true, Tier::Avx2, 1},
 };
+
+bool runnable(const Variant& v) { return v.tier != Tier::Avx2 || avx2::supported(); }
 
 struct Loaded {
   std::unique_ptr<Model> model;
@@ -48,6 +53,7 @@ class GoldenTest : public ::testing::TestWithParam<std::tuple<std::string, Varia
 
 TEST_P(GoldenTest, GreedyTokensAndTextMatchRunC) {
   const auto& [file, v] = GetParam();
+  if (!runnable(v)) GTEST_SKIP() << "no AVX2+FMA on this CPU";
   test::Golden g = test::read_golden(file);
   Loaded l = load_stories(v.gguf);
   Forward forward(*l.model, {v.threads, 0, v.tier});
@@ -96,6 +102,7 @@ class LogitsTest : public ::testing::TestWithParam<Variant> {};
 
 TEST_P(LogitsTest, EveryPositionWithin1e4OfRunC) {
   const Variant& v = GetParam();
+  if (!runnable(v)) GTEST_SKIP() << "no AVX2+FMA on this CPU";
   auto rows = read_logits();
   ASSERT_EQ(rows.size(), 24u);
   Loaded l = load_stories(v.gguf);

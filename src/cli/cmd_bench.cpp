@@ -19,6 +19,7 @@ struct BenchOptions {
   int prompt_tokens = 32;
   int gen_tokens = 32;
   int repeats = 3;
+  std::string max_isa;
 };
 
 double median(std::vector<double> v) {
@@ -57,6 +58,7 @@ void bench_command(const BenchOptions& o) {
   ForwardOptions fo;
   fo.threads = o.threads > 0 ? o.threads : ThreadPool::available_threads();
   fo.context = std::min(model->config.seq_len, o.prompt_tokens + o.gen_tokens);
+  fo.tier = best_tier(o.max_isa);
   if (o.prompt_tokens + o.gen_tokens > model->config.seq_len)
     throw InputError(o.model, "bench needs " + std::to_string(o.prompt_tokens + o.gen_tokens) +
                                   " positions, the model's context is " + std::to_string(model->config.seq_len));
@@ -80,7 +82,7 @@ void bench_command(const BenchOptions& o) {
 
   std::printf("model:       %s (%s, %s, %.1f MiB read per token)\n", o.model.c_str(), model->format_name().c_str(),
               std::string(dtype_name(model->layers[0].wq.type)).c_str(), bytes / 1048576.0);
-  std::printf("threads:     %d\n", forward.pool().size());
+  std::printf("threads:     %d (%s kernels)\n", forward.pool().size(), forward.ops()[0]->slot.variant);
   if (!pp.empty()) std::printf("prompt:      %10.2f tok/s (median of %d, %d tokens)\n", median(pp), o.repeats, o.prompt_tokens);
   if (!tg.empty()) std::printf("generation:  %10.2f tok/s (median of %d, %d tokens)\n", median(tg), o.repeats, o.gen_tokens);
   std::printf("bandwidth:   %10.2f GB/s read (measured now, %d threads)\n", bw, forward.pool().size());
@@ -98,6 +100,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("-p,--n-prompt", o->prompt_tokens, "Prompt tokens per repeat")->check(CLI::Range(0, 1 << 20))->capture_default_str();
   cmd->add_option("-n,--n-gen", o->gen_tokens, "Generated tokens per repeat")->check(CLI::Range(0, 1 << 20))->capture_default_str();
   cmd->add_option("-r,--repeats", o->repeats, "Repeats (the median is reported)")->check(CLI::Range(1, 1000))->capture_default_str();
+  cmd->add_option("--max-isa", o->max_isa, "Use no instruction set above this: sse2 or avx2 (default: the best this CPU has)");
   cmd->callback([o] { bench_command(*o); });
 }
 

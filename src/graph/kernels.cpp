@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "kernels/avx2.h"
 #include "kernels/reference.h"
+#include "util/error.h"
 #include "threads/pool.h"
 
 namespace bf {
@@ -42,6 +44,10 @@ void matvec_mt(const OpInstance& op, const StepArgs&) {
   op.pool->parallel_for(op.rows, row_grain(op), [&](int64_t b, int64_t e) { ref::matvec(*op.weight, op.in, op.out, b, e); });
 }
 
+void matvec_avx2(const OpInstance& op, const StepArgs&) {
+  op.pool->parallel_for(op.rows, row_grain(op), [&](int64_t b, int64_t e) { avx2::matvec(*op.weight, op.in, op.out, b, e); });
+}
+
 void attention_ref(const OpInstance& op, const StepArgs& s) {
   store_kv(op, s);
   ref::attention(attention_shape(*op.config), op.q, op.key_cache, op.value_cache, s.pos, op.scores, op.out, 0,
@@ -66,14 +72,28 @@ void swiglu_mt(const OpInstance& op, const StepArgs&) {
 
 }  // namespace
 
-const char* tier_name(Tier tier) { return tier == Tier::Reference ? "ref" : "ref-mt"; }
+const char* tier_name(Tier tier) {
+  switch (tier) {
+    case Tier::Reference: return "ref";
+    case Tier::Parallel: return "ref-mt";
+    case Tier::Avx2: return "avx2-mt";
+  }
+  return "?";
+}
+
+Tier best_tier(const std::string& max_isa) {
+  if (max_isa != "" && max_isa != "sse2" && max_isa != "avx2")
+    throw InputError("--max-isa", "unknown ISA '" + max_isa + "' (sse2 or avx2)");
+  if (max_isa != "sse2" && avx2::supported()) return Tier::Avx2;
+  return Tier::Parallel;
+}
 
 KernelFn portable_kernel(OpKind kind, Tier tier) {
-  bool mt = tier == Tier::Parallel;
+  bool mt = tier != Tier::Reference;
   switch (kind) {
     case OpKind::Embed: return embed;
     case OpKind::RmsNorm: return rmsnorm;
-    case OpKind::Matvec: return mt ? matvec_mt : matvec_ref;
+    case OpKind::Matvec: return tier == Tier::Avx2 ? matvec_avx2 : mt ? matvec_mt : matvec_ref;
     case OpKind::Rope: return rope;
     case OpKind::Attention: return mt ? attention_mt : attention_ref;
     case OpKind::SwiGLU: return mt ? swiglu_mt : swiglu_ref;
