@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include "kernels/reference.h"
+#include "kernels/row_dots.h"
 
 namespace bf::avx2 {
 namespace {
@@ -110,20 +111,8 @@ void matvec(const Tensor& w, const float* x, float* out, int64_t row_begin, int6
     ref::matvec(w, x, out, row_begin, row_end);  // these rows need F16C for their scales or values
     return;
   }
-  const size_t stride = row_bytes(w.type, w.cols);
-  const int64_t n = w.cols;
-  for (int64_t r = row_begin; r < row_end; ++r) {
-    const uint8_t* row = w.data + stride * static_cast<size_t>(r);
-    switch (w.type) {
-      case DType::F32: out[r] = dot_f32(reinterpret_cast<const float*>(row), x, n); break;
-      case DType::F16: out[r] = dot_f16(reinterpret_cast<const uint16_t*>(row), x, n); break;
-      case DType::Q8_0: out[r] = dot_q8_0(reinterpret_cast<const BlockQ8_0*>(row), x, n); break;
-      case DType::Q4_0: out[r] = dot_q4_0(reinterpret_cast<const BlockQ4_0*>(row), x, n); break;
-      case DType::I8G:
-        out[r] = dot_i8g(reinterpret_cast<const int8_t*>(row), w.scales + r * n / w.group, w.group, x, n);
-        break;
-    }
-  }
+  static constexpr RowDots dots{dot_f32, dot_f16, dot_q8_0, dot_q4_0, dot_i8g};
+  matvec_rows(dots, w, x, out, row_begin, row_end);
 }
 
 }  // namespace bf::avx2
