@@ -41,17 +41,7 @@ std::set<std::string> LibList(Fat16* fs, const char* path) {
   return names;
 }
 
-class MtoolsTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!HaveTools()) GTEST_SKIP() << "mtools/dosfstools not installed";
-    dir = TempDir();
-  }
-  void TearDown() override {
-    if (!dir.empty()) Sh("rm -rf " + Q(dir));
-  }
-  std::string dir;
-};
+using MtoolsTest = ImageDirTest;
 
 TEST_F(MtoolsTest, ReadsImageMadeByMtools) {
   std::string img = MakeImage(dir, 65536, "");

@@ -71,26 +71,14 @@ TEST_P(PowerCut, EveryPrefixIsOldOrNew) {
   if (!HaveTools()) GTEST_SKIP() << "mtools/dosfstools not installed";
   const Scenario& sc = GetParam();
   std::string dir = TempDir();
-  // Small FAT16 (512-byte clusters, one FAT): 256 clusters per FAT sector, so
-  // the new chain crosses a FAT sector boundary after the filler below.
-  std::string img = MakeImage(dir, 4400, sc.two_fats ? "-s 1 -f 2 -r 64" : "-s 1 -f 1 -r 64");
-  std::string mt = "MTOOLS_SKIP_CHECK=1 mcopy -o -i " + Q(img) + " ";
-  std::string out;
-  ASSERT_EQ(Sh("MTOOLS_SKIP_CHECK=1 mmd -i " + Q(img) + " ::/state", &out), 0) << out;
-  WriteBytes(dir + "/filler", RandomBytes(150 * 512, 1));
-  ASSERT_EQ(Sh(mt + Q(dir + "/filler") + " ::/filler.bin", &out), 0) << out;
   std::vector<uint8_t> old_state = RandomBytes(40000, 2), new_state = RandomBytes(sc.new_size, 3);
-  if (sc.has_old) {
-    WriteBytes(dir + "/old", old_state);
-    ASSERT_EQ(Sh(mt + Q(dir + "/old") + " ::/state/snapshot.bin", &out), 0) << out;
-  }
-  for (int i = 0; i < sc.entries_between; i++) {
-    WriteBytes(dir + "/e", RandomBytes(10, uint32_t(i)));
-    ASSERT_EQ(Sh(mt + Q(dir + "/e") + " ::/state/E" + std::to_string(i), &out), 0) << out;
-  }
+  std::string img = MakeStateVolume(dir, sc.two_fats, sc.has_old ? old_state : std::vector<uint8_t>{}, sc.entries_between);
+  ASSERT_FALSE(img.empty());
   if (sc.stale_temp) {
+    std::string out;
     WriteBytes(dir + "/t", RandomBytes(30000, 4));
-    ASSERT_EQ(Sh(mt + Q(dir + "/t") + " ::/state/snapshot.bin.tmp", &out), 0) << out;
+    ASSERT_EQ(Sh("MTOOLS_SKIP_CHECK=1 mcopy -o -i " + Q(img) + " " + Q(dir + "/t") + " ::/state/snapshot.bin.tmp", &out), 0)
+        << out;
   }
   ASSERT_EQ(RunFsck(img).rc, 0);
   std::vector<uint8_t> base = ReadBytes(img);

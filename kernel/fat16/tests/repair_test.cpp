@@ -64,20 +64,12 @@ Mounted MountSync(const std::vector<uint8_t>& bytes, std::vector<DiskOp>* ops = 
   return {d.bytes, fs->repair, Writes(d)};
 }
 
-class Repair : public ::testing::Test {
+class Repair : public ImageDirTest {
  protected:
-  void SetUp() override {
-    if (!HaveTools()) GTEST_SKIP() << "mtools/dosfstools not installed";
-    dir = TempDir();
-  }
-  void TearDown() override {
-    if (!dir.empty()) Sh("rm -rf " + Q(dir));
-  }
   Fsck FsckOf(const std::vector<uint8_t>& b) {
     WriteBytes(dir + "/check.img", b);
     return RunFsck(dir + "/check.img");
   }
-  std::string dir;
 };
 
 // ---- power cut, then one more mount ----------------------------------------
@@ -95,21 +87,9 @@ class RepairAfterCut : public Repair, public ::testing::WithParamInterface<Scena
 TEST_P(RepairAfterCut, EveryPrefixMountsToCleanFsck) {
   if (dir.empty()) return;
   const Scenario& sc = GetParam();
-  std::string img = MakeImage(dir, 4400, sc.two_fats ? "-s 1 -f 2 -r 64" : "-s 1 -f 1 -r 64");
-  std::string mt = "MTOOLS_SKIP_CHECK=1 mcopy -o -i " + Q(img) + " ";
-  std::string out;
-  ASSERT_EQ(Sh("MTOOLS_SKIP_CHECK=1 mmd -i " + Q(img) + " ::/state", &out), 0) << out;
-  WriteBytes(dir + "/filler", RandomBytes(150 * 512, 1));
-  ASSERT_EQ(Sh(mt + Q(dir + "/filler") + " ::/filler.bin", &out), 0) << out;
   std::vector<uint8_t> old_state = RandomBytes(40000, 2), new_state = RandomBytes(sc.new_size, 3);
-  if (sc.has_old) {
-    WriteBytes(dir + "/old", old_state);
-    ASSERT_EQ(Sh(mt + Q(dir + "/old") + " ::/state/snapshot.bin", &out), 0) << out;
-  }
-  for (int i = 0; i < sc.entries_between; i++) {
-    WriteBytes(dir + "/e", RandomBytes(10, uint32_t(i)));
-    ASSERT_EQ(Sh(mt + Q(dir + "/e") + " ::/state/E" + std::to_string(i), &out), 0) << out;
-  }
+  std::string img = MakeStateVolume(dir, sc.two_fats, sc.has_old ? old_state : std::vector<uint8_t>{}, sc.entries_between);
+  ASSERT_FALSE(img.empty());
   ASSERT_EQ(RunFsck(img).rc, 0);
   std::vector<uint8_t> base = ReadBytes(img);
 

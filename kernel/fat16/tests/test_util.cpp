@@ -1,5 +1,7 @@
 #include "test_util.h"
 
+#include <gtest/gtest.h>
+
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -170,6 +172,30 @@ bool LibWriteAll(Fat16* fs, const char* path, const std::vector<uint8_t>& data) 
 
 bool HaveTools() {
   return Sh("command -v mkfs.fat && command -v fsck.fat && command -v mcopy && command -v mtype") == 0;
+}
+
+std::string MakeStateVolume(const std::string& dir, bool two_fats, const std::vector<uint8_t>& old_state,
+                            int entries_between) {
+  std::string img = MakeImage(dir, 4400, two_fats ? "-s 1 -f 2 -r 64" : "-s 1 -f 1 -r 64");
+  std::string mt = "MTOOLS_SKIP_CHECK=1 mcopy -o -i " + Q(img) + " ";
+  std::string out;
+  auto ok = [&](const std::string& cmd) {
+    int rc = Sh(cmd, &out);
+    EXPECT_EQ(rc, 0) << cmd << "\n" << out;
+    return rc == 0;
+  };
+  if (!ok("MTOOLS_SKIP_CHECK=1 mmd -i " + Q(img) + " ::/state")) return "";
+  WriteBytes(dir + "/filler", RandomBytes(150 * 512, 1));
+  if (!ok(mt + Q(dir + "/filler") + " ::/filler.bin")) return "";
+  if (!old_state.empty()) {
+    WriteBytes(dir + "/old", old_state);
+    if (!ok(mt + Q(dir + "/old") + " ::/state/snapshot.bin")) return "";
+  }
+  for (int i = 0; i < entries_between; i++) {
+    WriteBytes(dir + "/e", RandomBytes(10, uint32_t(i)));
+    if (!ok(mt + Q(dir + "/e") + " ::/state/E" + std::to_string(i))) return "";
+  }
+  return img;
 }
 
 }  // namespace fat16test

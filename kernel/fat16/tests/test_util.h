@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "fat16.h"
 
 namespace fat16test {
@@ -42,6 +44,13 @@ std::string Q(const std::string& s);          // shell-quote
 // `extra` goes to mkfs.fat (e.g. "-s 1 -f 1").
 std::string MakeImage(const std::string& dir, uint32_t sectors, const std::string& extra);
 
+// The power-cut tests' starting volume in `dir`: a small FAT16 (512-byte clusters, one or
+// two FATs, 256 clusters per FAT sector) holding a 150-sector filler, /state with
+// `old_state` as /state/snapshot.bin when non-empty, then `entries_between` small files.
+// Returns the image path; fails the calling test (and returns "") if mtools fails.
+std::string MakeStateVolume(const std::string& dir, bool two_fats, const std::vector<uint8_t>& old_state,
+                            int entries_between);
+
 struct Fsck {
   int rc;
   std::string out;
@@ -60,5 +69,19 @@ bool LibReadAll(Fat16* fs, const char* path, std::vector<uint8_t>* out);
 bool LibWriteAll(Fat16* fs, const char* path, const std::vector<uint8_t>& data);
 
 bool HaveTools();
+
+// A test with a fresh scratch directory for its images, removed afterwards; skipped
+// where mtools/dosfstools are missing.
+class ImageDirTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!HaveTools()) GTEST_SKIP() << "mtools/dosfstools not installed";
+    dir = TempDir();
+  }
+  void TearDown() override {
+    if (!dir.empty()) Sh("rm -rf " + Q(dir));
+  }
+  std::string dir;
+};
 
 }  // namespace fat16test
