@@ -1,0 +1,8 @@
+#include "kernels/families.h"
+#include "kernels/variant.h"
+
+namespace bf {
+
+void add_int8_avx512_variants(KernelRegistry&) {}
+
+}  // namespace bf
