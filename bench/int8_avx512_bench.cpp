@@ -15,6 +15,10 @@
 #include "kernels/quantize.h"
 #include "kernels/variant.h"
 
+// GCC 12's own _mm512_undefined_* (self-initialized) trips these at inlined intrinsics.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
 namespace bf {
 namespace {
 
@@ -44,19 +48,22 @@ __attribute__((target("avx512f"))) int64_t stream_sum(const uint8_t* p, size_t b
   return _mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(a0, a1), _mm512_add_epi64(a2, a3)));
 }
 
-// Read bandwidth from DRAM: a streaming sum over 1 GiB, each thread its own half.
+// Read bandwidth: a streaming sum over range(0) bytes, each thread its own part. 1 GiB
+// is DRAM; 512 KiB and 8 MiB show what L2 and L3 deliver to one core.
 void BM_ReadBandwidth(benchmark::State& s) {
   if (!CpuInfo::host().avx512f) return s.SkipWithError("no avx512f");
   static Buffer buf = alloc64(kGiB);
-  const size_t part = kGiB / static_cast<size_t>(s.threads());
+  const size_t part = static_cast<size_t>(s.range(0)) / static_cast<size_t>(s.threads());
   const uint8_t* p = buf.get() + part * static_cast<size_t>(s.thread_index());
   for (auto _ : s) benchmark::DoNotOptimize(stream_sum(p, part));
   s.SetBytesProcessed(static_cast<int64_t>(s.iterations() * part));
 }
-BENCHMARK(BM_ReadBandwidth)->Unit(benchmark::kMillisecond)->UseRealTime()->Threads(1)->Threads(2);
+BENCHMARK(BM_ReadBandwidth)->Unit(benchmark::kMicrosecond)->Arg(kGiB)->Arg(512 << 10)->Arg(8 << 20);
+BENCHMARK(BM_ReadBandwidth)->Unit(benchmark::kMillisecond)->UseRealTime()->Threads(2)->Arg(kGiB);
 
 // Peak 8-bit multiply-accumulate rate: independent vpdpbusd zmm chains, registers only.
-__attribute__((target("avx512f,avx512vnni"))) __m512i vnni_loop(int64_t n, __m512i a, __m512i b) {
+__attribute__((target("avx512f,avx512vnni"))) int32_t vnni_loop(int64_t n, const uint8_t* bytes) {
+  const __m512i a = _mm512_loadu_si512(bytes), b = _mm512_loadu_si512(bytes + 64);
   __m512i c[12];
   for (int i = 0; i < 12; ++i) c[i] = _mm512_set1_epi32(i);
   for (int64_t k = 0; k < n; ++k)
@@ -64,7 +71,7 @@ __attribute__((target("avx512f,avx512vnni"))) __m512i vnni_loop(int64_t n, __m51
     for (int i = 0; i < 12; ++i) c[i] = _mm512_dpbusd_epi32(c[i], a, b);
   __m512i s = c[0];
   for (int i = 1; i < 12; ++i) s = _mm512_add_epi32(s, c[i]);
-  return s;
+  return _mm512_reduce_add_epi32(s);
 }
 
 void BM_VnniPeak(benchmark::State& s) {
@@ -72,13 +79,7 @@ void BM_VnniPeak(benchmark::State& s) {
   constexpr int64_t kIters = 1 << 20;
   alignas(64) uint8_t bytes[128];
   for (int i = 0; i < 128; ++i) bytes[i] = static_cast<uint8_t>(i);
-  for (auto _ : s) {
-    __m512i r;
-    std::memcpy(&r, bytes, 64);
-    __m512i q;
-    std::memcpy(&q, bytes + 64, 64);
-    benchmark::DoNotOptimize(vnni_loop(kIters, r, q));
-  }
+  for (auto _ : s) benchmark::DoNotOptimize(vnni_loop(kIters, bytes));
   s.counters["GOP/s"] = benchmark::Counter(static_cast<double>(s.iterations()) * kIters * 12 * 64 * 2 / 1e9,
                                            benchmark::Counter::kIsRate);
 }
@@ -165,13 +166,19 @@ MatmulArgs args_for(const Packed& p, const Shape& sh, Acts& x, std::vector<float
   return a;
 }
 
-// Threads split the rows at a row-group boundary, as the runner would.
-void BM_Matmul(benchmark::State& s, std::string variant, DType type, Shape sh, int n_tokens) {
+const Variant* usable_variant(const std::string& name) {
   static const KernelRegistry registry = KernelRegistry::builtin();
-  const Variant* v = registry.find(variant);
-  if (!v || !v->runs_on(CpuInfo::host())) return s.SkipWithError("variant not usable on this CPU");
+  const Variant* v = registry.find(name);
+  return v && v->runs_on(CpuInfo::host()) ? v : nullptr;
+}
+
+// One matmul, repeated. With 2 threads each takes half the rows, split at a row-group
+// boundary as the runner would; rates are then per thread (x2 for the total).
+void BM_Matmul(benchmark::State& s, std::string variant, DType type, Shape sh, int n_tokens, bool from_dram) {
+  const Variant* v = usable_variant(variant);
+  if (!v) return s.SkipWithError("variant not usable on this CPU");
   static std::shared_ptr<Packed> shared;  // one packing for all threads of a run
-  if (s.thread_index() == 0) shared = std::make_shared<Packed>(pack(*v, type, sh, n_tokens == 1));
+  if (s.thread_index() == 0) shared = std::make_shared<Packed>(pack(*v, type, sh, from_dram));
   Acts x(n_tokens, sh.cols);
   std::vector<float> out(static_cast<size_t>(n_tokens * sh.rows));
   const int64_t half = (sh.rows / 2 + 15) / 16 * 16;
@@ -191,13 +198,48 @@ void BM_Matmul(benchmark::State& s, std::string variant, DType type, Shape sh, i
                                            benchmark::Counter::kIsRate);
 }
 
-const Shape kTokenShapes[] = {
-    {"15M.wq", 288, 288},         {"15M.w1", 768, 288},          {"15M.w2", 288, 768},
-    {"110M.wq", 768, 768},        {"110M.w1", 2048, 768},        {"110M.w2", 768, 2048},
-    {"110M.cls", 32000, 768},     {"tiny.wq", 2048, 2048},       {"tiny.wk", 256, 2048},
-    {"tiny.w1", 5632, 2048},      {"tiny.w2", 2048, 5632},       {"tiny.cls", 32000, 2048},
+// Every matmul of one token step of a Llama model (its own copy of each layer's
+// weights, so the cache sees what the forward pass would), 1 thread.
+struct ModelShape {
+  const char* name;
+  int64_t dim, hidden, kv_dim, vocab;
+  int layers;
+};
+
+void BM_ModelToken(benchmark::State& s, std::string type_name, DType type, ModelShape m) {
+  const Variant* v = usable_variant("matmul." + type_name + ".avx512vnni.r16");
+  if (!v) return s.SkipWithError("variant not usable on this CPU");
+  std::vector<Shape> shapes;
+  for (int l = 0; l < m.layers; ++l)
+    for (Shape sh : {Shape{"wq", m.dim, m.dim}, Shape{"wk", m.kv_dim, m.dim}, Shape{"wv", m.kv_dim, m.dim},
+                     Shape{"wo", m.dim, m.dim}, Shape{"w1", m.hidden, m.dim}, Shape{"w3", m.hidden, m.dim},
+                     Shape{"w2", m.dim, m.hidden}})
+      shapes.push_back(sh);
+  shapes.push_back({"cls", m.vocab, m.dim});
+  std::vector<Packed> packed;
+  size_t bytes = 0;
+  for (const Shape& sh : shapes) {
+    packed.push_back(pack(*v, type, sh, false));
+    bytes += packed.back().bytes;
+  }
+  Acts x(1, m.hidden);
+  std::vector<float> out(static_cast<size_t>(m.vocab));
+  for (auto _ : s)
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      const MatmulArgs a = args_for(packed[i], shapes[i], x, out, 1, 0);
+      v->fn(&a, 0, shapes[i].rows);
+    }
+  s.SetBytesProcessed(static_cast<int64_t>(s.iterations() * bytes));
+  s.counters["tok/s"] = benchmark::Counter(static_cast<double>(s.iterations()), benchmark::Counter::kIsRate);
+}
+
+const Shape kHotShapes[] = {{"l1.64x384", 64, 384}, {"15M.wq", 288, 288}, {"15M.w1", 768, 288}, {"15M.w2", 288, 768}, {"110M.wq", 768, 768}};
+const Shape kDramShapes[] = {
+    {"110M.w1", 2048, 768}, {"110M.w2", 768, 2048}, {"110M.cls", 32000, 768}, {"tiny.wq", 2048, 2048},
+    {"tiny.wk", 256, 2048}, {"tiny.w1", 5632, 2048}, {"tiny.w2", 2048, 5632}, {"tiny.cls", 32000, 2048},
 };
 const Shape kPromptShapes[] = {{"110M.wq", 768, 768}, {"110M.w1", 2048, 768}, {"tiny.wq", 2048, 2048}, {"tiny.w2", 2048, 5632}};
+const ModelShape kModels[] = {{"stories15M", 288, 768, 288, 32000, 6}, {"stories110M", 768, 2048, 768, 32000, 12}};
 
 struct TypeName {
   DType type;
@@ -205,21 +247,30 @@ struct TypeName {
 };
 const TypeName kTypes[] = {{DType::Q8_0, "q8_0"}, {DType::Q4_0, "q4_0"}, {DType::I8G, "i8g"}};
 
+// Single-thread figures use CPU time (the machine may be shared); 2 threads, real time.
 [[maybe_unused]] const bool registered = [] {
-  for (const TypeName& t : kTypes)
+  using benchmark::RegisterBenchmark;
+  for (const TypeName& t : kTypes) {
     for (const char* isa : {"avx512", "avx512vnni", "amx"}) {
       const std::string v = std::string("matmul.") + t.name + "." + isa + ".r16";
-      for (const Shape& sh : kTokenShapes)
-        benchmark::RegisterBenchmark(("int8_avx512/" + v + "/" + sh.name + "/T1").c_str(), BM_Matmul, v, t.type, sh, 1)
+      const std::string base = "int8_avx512/" + v + "/";
+      for (const Shape& sh : kHotShapes)
+        RegisterBenchmark((base + sh.name + "/T1/hot").c_str(), BM_Matmul, v, t.type, sh, 1, false);
+      for (const Shape& sh : kDramShapes) {
+        RegisterBenchmark((base + sh.name + "/T1/dram").c_str(), BM_Matmul, v, t.type, sh, 1, true);
+        RegisterBenchmark((base + sh.name + "/T1/dram").c_str(), BM_Matmul, v, t.type, sh, 1, true)
             ->UseRealTime()
-            ->Threads(1)
             ->Threads(2);
+      }
       for (const Shape& sh : kPromptShapes)
-        benchmark::RegisterBenchmark(("int8_avx512/" + v + "/" + sh.name + "/T128").c_str(), BM_Matmul, v, t.type, sh,
-                                     128)
-            ->UseRealTime()
+        RegisterBenchmark((base + sh.name + "/T128").c_str(), BM_Matmul, v, t.type, sh, 128, false)
             ->Unit(benchmark::kMicrosecond);
     }
+    for (const ModelShape& m : kModels)
+      RegisterBenchmark((std::string("int8_avx512/model_token/") + m.name + "/" + t.name).c_str(), BM_ModelToken,
+                        std::string(t.name), t.type, m)
+          ->Unit(benchmark::kMicrosecond);
+  }
   return true;
 }();
 

@@ -53,15 +53,15 @@ BF_AMX void amx_tile(const Ctx& c, int64_t rg, int64_t t0) {
   alignas(64) int32_t isum[kTileTokens][kGroupRows];
   alignas(64) uint8_t spread[kKGroups * 64];
   const int64_t nb = c.blocks;
-  const uint8_t* w = c.values + rg * nb * V::kBlockBytes;
+  ValueCursor w(c, rg, V::kBlockBytes);
   const int8_t* x = c.xqs + t0 * c.cols;
   const float* xd = c.xd + t0 * nb;
   const int32_t* xs = c.xsum + t0 * nb;
   S sc(c, rg);
   __m512 facc[kTileTokens];
   for (auto& f : facc) f = _mm512_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* wb = w + b * V::kBlockBytes;
+  for (int64_t b = 0; b < nb; ++b, w.p += w.step) {
+    const uint8_t* wb = w.p;
     if constexpr (V::kBlockBytes != kKGroups * 64) {
       for (int j = 0; j < kKGroups; ++j) _mm512_store_si512(spread + 64 * j, V::kgroup(wb, j));
       wb = spread;

@@ -12,11 +12,15 @@
 //         native Q4_0 byte, so repacking Q4_0 only moves 4-byte groups).
 // The offset is undone per token and block with the activation block sums:
 //   sum(w*x) = sum(u*x) - offset * sum(x).
-// Scales: Q8_0/Q4_0 keep their f16 d after all values, [row group][block][16 rows]
-// (f16 keeps the bytes streamed per token as in the file); I8G keeps its f32 group
-// scales in w_scales, [row group][group][16 rows]. Rows past `rows` in the last group
-// are zero weights with scale 0.
+// Scales: Q8_0/Q4_0 keep their f16 d after all values (f16 keeps the bytes streamed
+// per token as in the file); I8G keeps its f32 group scales in w_scales. Rows past
+// `rows` in the last group are zero weights with scale 0.
+// Order: row groups are stored 4 at a time, item by item (an item is one block's values,
+// or one block's / group's 16 scales): [set of 4 groups][item][group in set], the last
+// set narrower when the groups do not divide by 4. A token step reads 4 row groups at
+// once, so it streams the values (and the scales) in one sequential pass.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 
 #include "kernels/tensor_view.h"
@@ -29,6 +33,20 @@ namespace bf::int8_avx512 {
 
 inline constexpr int kGroupRows = 16;
 inline constexpr int kKGroups = 8;  // 4-byte k-groups per 32-column block
+
+inline constexpr int kSetGroups = 4;  // row groups interleaved item by item
+
+// Row groups in the set holding row group rg (of row_groups).
+inline int64_t set_width(int64_t row_groups, int64_t rg) {
+  return std::min<int64_t>(kSetGroups, row_groups - rg / kSetGroups * kSetGroups);
+}
+
+// Index, in items, of item i of row group rg, with `per_group` items per row group.
+// Item i+1 of the same row group follows at + set_width.
+inline int64_t item_index(int64_t row_groups, int64_t rg, int64_t i, int64_t per_group) {
+  const int64_t first = rg / kSetGroups * kSetGroups;
+  return first * per_group + i * set_width(row_groups, rg) + (rg - first);
+}
 
 struct Layout {
   int64_t rows, cols;

@@ -12,6 +12,7 @@ Ctx make_ctx(const MatmulArgs& a, int64_t begin, int64_t end, int block_bytes) {
   c.d16 = reinterpret_cast<const uint16_t*>(values + row_groups * blocks * block_bytes);
   c.d32 = a.w_scales;
   c.blocks = blocks;
+  c.row_groups = row_groups;
   c.scales_per_row = a.group > 0 ? a.cols / a.group : 0;
   c.blocks_per_scale = a.group / 32;
   c.xqs = a.xq.qs;

@@ -11,13 +11,13 @@ namespace {
 
 // Byte offset of column k (0..31) of block b for row r in the value area.
 int64_t value_offset(const Layout& l, int64_t r, int64_t b, int k) {
-  const int64_t base = (r / kGroupRows * l.blocks + b) * l.block_bytes;
+  const int64_t base = item_index(l.row_groups, r / kGroupRows, b, l.blocks) * l.block_bytes;
   return base + (k / 4) * 64 + (r % kGroupRows) * 4 + k % 4;
 }
 
 // Index of row r's scale for block-or-group s, with `per_row` of them per row.
-int64_t scale_index(int64_t r, int64_t s, int64_t per_row) {
-  return (r / kGroupRows * per_row + s) * kGroupRows + r % kGroupRows;
+int64_t scale_index(const Layout& l, int64_t r, int64_t s, int64_t per_row) {
+  return item_index(l.row_groups, r / kGroupRows, s, per_row) * kGroupRows + r % kGroupRows;
 }
 
 uint8_t* alloc64(size_t bytes) {
@@ -56,21 +56,21 @@ void repack_r16(const TensorView& t, PackedWeight& out) {
       case DType::Q8_0: {
         auto* blk = reinterpret_cast<const BlockQ8_0*>(t.data) + r * l.blocks;
         put_int8_row(l, v, r, blk[0].qs, sizeof(BlockQ8_0));
-        for (int64_t b = 0; b < l.blocks; ++b) d16[scale_index(r, b, l.blocks)] = blk[b].d;
+        for (int64_t b = 0; b < l.blocks; ++b) d16[scale_index(l, r, b, l.blocks)] = blk[b].d;
         break;
       }
       case DType::Q4_0: {
         auto* blk = reinterpret_cast<const BlockQ4_0*>(t.data) + r * l.blocks;
         for (int64_t b = 0; b < l.blocks; ++b) {
           for (int k = 0; k < 16; ++k) v[value_offset(l, r, b, k)] = blk[b].qs[k];
-          d16[scale_index(r, b, l.blocks)] = blk[b].d;
+          d16[scale_index(l, r, b, l.blocks)] = blk[b].d;
         }
         break;
       }
       case DType::I8G: {
         put_int8_row(l, v, r, reinterpret_cast<const int8_t*>(t.data) + r * t.cols, 32);
         for (int64_t g = 0; g < scales_per_row; ++g)
-          d32[scale_index(r, g, scales_per_row)] = t.scales[r * scales_per_row + g];
+          d32[scale_index(l, r, g, scales_per_row)] = t.scales[r * scales_per_row + g];
         break;
       }
       default: throw std::invalid_argument("repack_r16: not an integer type");

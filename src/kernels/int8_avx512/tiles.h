@@ -35,6 +35,7 @@ struct Ctx {
   const uint16_t* d16;     // Q8_0/Q4_0 scales
   const float* d32;        // I8G scales
   int64_t blocks;          // per row
+  int64_t row_groups;
   int64_t scales_per_row;  // I8G groups per row
   int blocks_per_scale;    // I8G group / 32
   const int8_t* xqs;
@@ -72,29 +73,46 @@ struct NibbleValues {
 // ---- scales: a cursor over one row group's d_w, 16 lanes per block.
 struct F16Scales {
   const uint16_t* p = nullptr;
+  int64_t step = 0;
   F16Scales() = default;
-  BF_AVX512 F16Scales(const Ctx& c, int64_t rg) : p(c.d16 + rg * c.blocks * kGroupRows) {}
+  BF_AVX512 F16Scales(const Ctx& c, int64_t rg)
+      : p(c.d16 + item_index(c.row_groups, rg, 0, c.blocks) * kGroupRows),
+        step(set_width(c.row_groups, rg) * kGroupRows) {}
   BF_AVX512 __m512 next() {
     __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-    p += kGroupRows;
+    p += step;
     return d;
   }
 };
 
 struct GroupScales {
   const float* p = nullptr;
+  int64_t step = 0;
   int left = 0, per = 0;
   GroupScales() = default;
   BF_AVX512 GroupScales(const Ctx& c, int64_t rg)
-      : p(c.d32 + rg * c.scales_per_row * kGroupRows), left(c.blocks_per_scale), per(c.blocks_per_scale) {}
+      : p(c.d32 + item_index(c.row_groups, rg, 0, c.scales_per_row) * kGroupRows),
+        step(set_width(c.row_groups, rg) * kGroupRows),
+        left(c.blocks_per_scale),
+        per(c.blocks_per_scale) {}
   BF_AVX512 __m512 next() {
     __m512 d = _mm512_loadu_ps(p);
     if (--left == 0) {
       left = per;
-      p += kGroupRows;
+      p += step;
     }
     return d;
   }
+};
+
+// The values of one row group, block after block.
+struct ValueCursor {
+  const uint8_t* p = nullptr;
+  int64_t step = 0;
+  ValueCursor() = default;
+  ValueCursor(const Ctx& c, int64_t rg, int block_bytes)
+      : p(c.values + item_index(c.row_groups, rg, 0, c.blocks) * block_bytes),
+        step(set_width(c.row_groups, rg) * block_bytes) {}
 };
 
 // ---- dot products of one unsigned k-group with 4 broadcast signed activation bytes.
@@ -170,15 +188,15 @@ BF_AVX512 inline void store_rows(const Ctx& c, int64_t rg, int64_t t, __m512 v) 
 }
 
 // Row groups rg0..rg0+RG-1 x tokens t0..t0+TB-1.
-template <class V, class S, class D, int RG, int TB>
+template <class V, class S, class D, int RG, int TB, int C = (RG * TB < 8 ? 2 : 1)>
 BF_AVX512 void tile(const Ctx& c, int64_t rg0, int64_t t0) {
   const int64_t nb = c.blocks;
   __m512 facc[RG][TB];
-  const uint8_t* w[RG];
+  ValueCursor w[RG];
   S sc[RG];
 #pragma GCC unroll 8
   for (int g = 0; g < RG; ++g) {
-    w[g] = c.values + (rg0 + g) * nb * V::kBlockBytes;
+    w[g] = ValueCursor(c, rg0 + g, V::kBlockBytes);
     sc[g] = S(c, rg0 + g);
 #pragma GCC unroll 8
     for (int t = 0; t < TB; ++t) facc[g][t] = _mm512_setzero_ps();
@@ -187,27 +205,37 @@ BF_AVX512 void tile(const Ctx& c, int64_t rg0, int64_t t0) {
   const float* xd = c.xd + t0 * nb;
   const int32_t* xs = c.xsum + t0 * nb;
   for (int64_t b = 0; b < nb; ++b) {
-    typename D::Acc acc[RG][TB];
+    // C chains per accumulator (k-groups alternate), so that small tiles still have
+    // enough independent vpdpbusd chains to cover its latency.
+    typename D::Acc acc[RG][TB][C];
 #pragma GCC unroll 8
     for (int t = 0; t < TB; ++t) {
       const int32_t corr = -V::kOffset * xs[t * nb + b];
 #pragma GCC unroll 8
-      for (int g = 0; g < RG; ++g) acc[g][t] = D::init(corr);
+      for (int g = 0; g < RG; ++g)
+#pragma GCC unroll 2
+        for (int k = 0; k < C; ++k) acc[g][t][k] = D::init(k == 0 ? corr : 0);
     }
 #pragma GCC unroll 8
     for (int j = 0; j < kKGroups; ++j) {
 #pragma GCC unroll 8
       for (int g = 0; g < RG; ++g) {
-        const typename D::Prep p = D::prep(V::kgroup(w[g] + b * V::kBlockBytes, j));
+        const typename D::Prep p = D::prep(V::kgroup(w[g].p, j));
 #pragma GCC unroll 8
-        for (int t = 0; t < TB; ++t) acc[g][t] = D::step(acc[g][t], p, x + t * c.cols + b * 32 + 4 * j);
+        for (int t = 0; t < TB; ++t)
+          acc[g][t][j % C] = D::step(acc[g][t][j % C], p, x + t * c.cols + b * 32 + 4 * j);
       }
     }
 #pragma GCC unroll 8
     for (int g = 0; g < RG; ++g) {
+      w[g].p += w[g].step;
       const __m512 dw = sc[g].next();
 #pragma GCC unroll 8
-      for (int t = 0; t < TB; ++t) facc[g][t] = accumulate(facc[g][t], D::finish(acc[g][t]), dw, xd[t * nb + b]);
+      for (int t = 0; t < TB; ++t) {
+        __m512i isum = D::finish(acc[g][t][0]);
+        if constexpr (C == 2) isum = _mm512_add_epi32(isum, D::finish(acc[g][t][1]));
+        facc[g][t] = accumulate(facc[g][t], isum, dw, xd[t * nb + b]);
+      }
     }
   }
 #pragma GCC unroll 8
