@@ -20,8 +20,9 @@ constexpr size_t kHugePage = size_t{2} << 20;
 void allocate(PackedWeight& out, size_t value_bytes, size_t scale_bytes) {
   auto round64 = [](size_t n) { return (n + 63) / 64 * 64; };
   size_t total = round64(value_bytes) + round64(scale_bytes);
+  // Aligned to a huge page so that all but the tail can be one; the size is not
+  // rounded up (that would cost up to 2 MiB of resident memory per matrix).
   const bool huge = total >= 2 * kHugePage;
-  if (huge) total = (total + kHugePage - 1) / kHugePage * kHugePage;
   auto* p = static_cast<uint8_t*>(std::aligned_alloc(huge ? kHugePage : 64, total));
   if (!p) throw std::bad_alloc();
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
