@@ -8,6 +8,7 @@ struct S {
   static constexpr int W = 8;
   // Matmul tile: kRows * kTokens accumulators plus kRows weight vectors and one input
   // vector fit the 16 ymm registers.
+  static constexpr int kRows1 = 8;  // rows per tile for a single token
   static constexpr int kRows = 4, kTokens = 2;
 
   BF_SIMD static __m256i first_lanes(int n) {  // lanes [0, n) all ones

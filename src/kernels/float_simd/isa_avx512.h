@@ -7,6 +7,7 @@ struct S {
   using V = __m512;
   static constexpr int W = 16;
   // Matmul tile: 16 accumulators, 4 weight vectors and an input vector of the 32 zmm.
+  static constexpr int kRows1 = 8;  // rows per tile for a single token
   static constexpr int kRows = 4, kTokens = 4;
 
   BF_SIMD static __mmask16 first_lanes(int n) { return static_cast<__mmask16>((1u << n) - 1); }
