@@ -2,6 +2,7 @@
 // Included by avx2.cpp inside its own namespace, after it defines BF_SIMD; the generic
 // kernels (matmul.inc, ops.inc) are written against `S` alone.
 #pragma once
+#include "kernels/float_simd/sum8.h"
 
 struct S {
   using V = __m256;
@@ -9,6 +10,7 @@ struct S {
   // Matmul tile: kRows * kTokens accumulators plus kRows weight vectors and one input
   // vector fit the 16 ymm registers.
   static constexpr int kRows1 = 8;  // rows per tile for a single token
+  static constexpr int kAccRegs = 8;  // attention accumulators kept in registers
   static constexpr int kRows = 4, kTokens = 2;
 
   BF_SIMD static __m256i first_lanes(int n) {  // lanes [0, n) all ones
@@ -86,6 +88,10 @@ struct S {
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
+  }
+  // out[i] = hsum(v[i]) * scale for i < 8.
+  BF_SIMD static void store_sums8(const V* v, float scale, float* out) {
+    _mm256_storeu_ps(out, _mm256_mul_ps(sum8(v), _mm256_set1_ps(scale)));
   }
   BF_SIMD static float hmax(V v) {
     __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

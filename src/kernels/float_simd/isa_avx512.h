@@ -2,12 +2,14 @@
 // vector, tails through opmasks. Included by avx512.cpp inside its own namespace; see
 // isa_avx2.h for the contract of each member.
 #pragma once
+#include "kernels/float_simd/sum8.h"
 
 struct S {
   using V = __m512;
   static constexpr int W = 16;
   // Matmul tile: 16 accumulators, 4 weight vectors and an input vector of the 32 zmm.
   static constexpr int kRows1 = 8;  // rows per tile for a single token
+  static constexpr int kAccRegs = 16;  // attention accumulators kept in registers
   static constexpr int kRows = 4, kTokens = 4;
 
   BF_SIMD static __mmask16 first_lanes(int n) { return static_cast<__mmask16>((1u << n) - 1); }
@@ -64,6 +66,11 @@ struct S {
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
+  }
+  BF_SIMD static void store_sums8(const V* v, float scale, float* out) {
+    __m256 half[8];
+    for (int i = 0; i < 8; ++i) half[i] = _mm256_add_ps(_mm512_castps512_ps256(v[i]), _mm512_extractf32x8_ps(v[i], 1));
+    _mm256_storeu_ps(out, _mm256_mul_ps(sum8(half), _mm256_set1_ps(scale)));
   }
   BF_SIMD static float hmax(V v) { return _mm512_reduce_max_ps(v); }
 
