@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -41,6 +42,13 @@ std::vector<float> random_floats(size_t n, uint32_t seed, float lo = -1.0f, floa
 
 // The middle of [0, n): drops the first and last unit when there are enough.
 std::pair<int64_t, int64_t> middle(int64_t n) { return {n > 2 ? 1 : 0, n > 3 ? n - 1 : n}; }
+
+}  // namespace
+
+// gtest prints a test's parameter by this.
+void PrintTo(IsaLevel level, std::ostream* os) { *os << isa_level_name(level); }
+
+namespace {
 
 class FloatSimd : public ::testing::TestWithParam<IsaLevel> {
  protected:
