@@ -61,7 +61,9 @@ u64 prot_bits(u32 prot) {
 void invlpg(u64 va) { asm volatile("invlpg (%0)" ::"r"(va) : "memory"); }
 
 // ---- VMAs: sorted, non-overlapping [start, end) with one protection each.
-struct Vma { u64 start, end; u32 prot; };
+// `file`: a private file mapping. Its pages were filled from the file and there is no
+// page cache to fill them again, so discarding them would lose the contents.
+struct Vma { u64 start, end; u32 prot; bool file; };
 constexpr int MAX_VMAS = 2048;
 Vma vmas[MAX_VMAS];
 int nvmas;
@@ -95,7 +97,7 @@ void vma_erase(int i) {
 void vma_split_at(u64 a) {
   for (int i = 0; i < nvmas; i++) {
     if (vmas[i].start < a && a < vmas[i].end) {
-      Vma hi{a, vmas[i].end, vmas[i].prot};
+      Vma hi{a, vmas[i].end, vmas[i].prot, vmas[i].file};
       vmas[i].end = a;
       vma_insert_at(i + 1, hi);
       return;
@@ -137,7 +139,7 @@ void remove_range(u64 s, u64 e) {
   unmap_pages(s, e);
 }
 
-void add_vma(u64 s, u64 e, u32 prot) { vma_insert_at(vma_index_after(s), Vma{s, e, prot}); }
+void add_vma(u64 s, u64 e, u32 prot, bool file = false) { vma_insert_at(vma_index_after(s), Vma{s, e, prot, file}); }
 
 u64 pick_address(u64 len) {
   mmap_top = align_down(mmap_top - len, PAGE);
@@ -234,7 +236,7 @@ u64 mm_pml4_phys() { return v2p(pml4); }
 
 // ---- user address space ------------------------------------------------------
 
-i64 vm_map(u64 addr, u64 len, u32 prot, bool fixed, bool noreplace) {
+i64 vm_map(u64 addr, u64 len, u32 prot, bool fixed, bool noreplace, bool file) {
   if (!len) return -22;
   len = align_up(len, PAGE);
   LockGuard g(mm_lock);
@@ -247,7 +249,7 @@ i64 vm_map(u64 addr, u64 len, u32 prot, bool fixed, bool noreplace) {
   } else if (!(addr && !(addr & (PAGE - 1)) && user_range_ok(addr, len) && !vma_overlaps(addr, addr + len))) {
     addr = pick_address(len);
   }
-  add_vma(addr, addr + len, prot);
+  add_vma(addr, addr + len, prot, file);
   return static_cast<i64>(addr);
 }
 
@@ -436,6 +438,12 @@ i64 vm_discard(u64 addr, u64 len) {
   len = align_up(len, PAGE);
   if (!user_range_ok(addr, len)) return -22;
   LockGuard g(mm_lock);
-  unmap_pages(addr, addr + len);
+  // Anonymous pages read back as zeros (Linux's rule); file pages keep their contents,
+  // as Linux's would after refaulting them from the file.
+  const u64 e = addr + len;
+  for (int i = 0; i < nvmas; i++) {
+    if (vmas[i].file || vmas[i].end <= addr || vmas[i].start >= e) continue;
+    unmap_pages(max(addr, vmas[i].start), min(e, vmas[i].end));
+  }
   return 0;
 }

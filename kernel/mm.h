@@ -28,7 +28,7 @@ u64 mm_free_bytes();
 u64 mm_total_bytes();
 
 // User address space. All functions take the mm lock. Return values < 0 are -errno.
-i64 vm_map(u64 addr, u64 len, u32 prot, bool fixed, bool noreplace);
+i64 vm_map(u64 addr, u64 len, u32 prot, bool fixed, bool noreplace, bool file = false);
 i64 vm_unmap(u64 addr, u64 len);
 i64 vm_protect(u64 addr, u64 len, u32 prot);
 i64 vm_remap(u64 old, u64 old_len, u64 new_len, bool may_move, bool fixed, u64 new_addr);
@@ -44,4 +44,4 @@ using FillFn = i64 (*)(void* ctx, void* dst, u64 offset, u64 n);
 i64 vm_fill(u64 uaddr, u64 len, FillFn fill, void* ctx);
 // Check that [p, p+len) is a user range (no overflow, below USER_MAX).
 inline bool user_range_ok(u64 p, u64 len) { return p >= USER_MIN && len <= USER_MAX && p <= USER_MAX - len; }
-i64 vm_discard(u64 addr, u64 len);   // MADV_DONTNEED: drop pages, keep the mapping (reads as zero)
+i64 vm_discard(u64 addr, u64 len);   // MADV_DONTNEED: drop anonymous pages (read back as zero); file pages stay

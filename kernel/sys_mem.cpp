@@ -38,7 +38,7 @@ SYSCALL(mmap) {
     if (!f) return -EBADF;
     if (f->kind != FileKind::Fat) return -19;   // ENODEV
   }
-  i64 r = vm_map(addr, len, prot, flags & MAP_FIXED, flags & MAP_FIXED_NOREPLACE);
+  i64 r = vm_map(addr, len, prot, flags & MAP_FIXED, flags & MAP_FIXED_NOREPLACE, f != nullptr);
   if (r < 0 || !f) return r;
   i64 e = fill_from_file(f, static_cast<u64>(r), len, off);
   if (e < 0) {
@@ -55,7 +55,7 @@ SYSCALL(mremap) { UNUSED_ARGS; return vm_remap(a0, a1, a2, a3 & 1, a3 & 2, a4); 
 
 SYSCALL(madvise) {
   UNUSED_ARGS;
-  if (a2 == 4) return vm_discard(a0, a1);   // MADV_DONTNEED: later reads see zeros
+  if (a2 == 4) return vm_discard(a0, a1);   // MADV_DONTNEED
   return 0;                                  // other advice is a hint
 }
 SYSCALL(mlock) { UNUSED_ARGS; return 0; }

@@ -12,5 +12,8 @@ echo "== fuzzing every parser for ${FUZZ_SECONDS:-20} s each"
 bash scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
 echo "== ASan+UBSan build and engine tests"
 bash scripts/ci-asan.sh
+echo "== this CPU and the ISA levels the kernel tests run at"
+build/src/cli/bareflow info --cpu || true
+build/tests/bareflow_tests --gtest_filter='IsaLevels.*' | grep '\[ levels' || true
 echo "== Release tests (engine, kernel boot under QEMU, FAT16)"
 ctest --test-dir build --output-on-failure -j 2

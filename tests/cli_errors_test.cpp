@@ -5,16 +5,24 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <cstring>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
+#include "cpu/cpu.h"
 #include "test_support.h"
 
 extern char** environ;
@@ -47,8 +55,9 @@ class CliErrorsTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
-  // Runs bareflow with `args`, stdout and stderr captured in files.
-  RunResult run(const std::vector<std::string>& args) {
+  // Runs bareflow with `args`, stdout and stderr captured in files. A run still going
+  // after `timeout` is killed and fails the test: nothing here may hang the suite.
+  RunResult run(const std::vector<std::string>& args, std::chrono::seconds timeout = std::chrono::seconds(120)) {
     std::string out = path("stdout.txt"), err = path("stderr.txt");
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
@@ -69,7 +78,15 @@ class CliErrorsTest : public ::testing::Test {
       return r;
     }
     int ws = 0;
-    while (::waitpid(pid, &ws, 0) < 0) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (::waitpid(pid, &ws, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, &ws, 0);
+        ADD_FAILURE() << show(args) << " still running after " << timeout.count() << " s: killed";
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     r.status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
     r.out = read_text(out);
@@ -84,8 +101,9 @@ class CliErrorsTest : public ::testing::Test {
   }
 
   // Exit status 2, and stderr is exactly "bareflow: error: <must_name>...\n" on one line.
-  void expect_error(const std::vector<std::string>& args, const std::string& must_name, const char* hint = "") {
-    RunResult r = run(args);
+  void expect_error(const std::vector<std::string>& args, const std::string& must_name, const char* hint = "",
+                    std::chrono::seconds timeout = std::chrono::seconds(120)) {
+    RunResult r = run(args, timeout);
     SCOPED_TRACE(show(args) + hint);
     EXPECT_EQ(r.status, 2) << "stderr: " << r.err;
     EXPECT_EQ(r.err.rfind("bareflow: error: ", 0), 0u) << "stderr: " << r.err;
@@ -162,6 +180,51 @@ TEST_F(CliErrorsTest, BadTokenizer) {
   expect_error({"run", "-m", path("model.bin"), "-n", "2"}, "bareflow: error: " + path("tokenizer.bin") + ": ");
 }
 
+// A FIFO blocks open() until a writer comes, /dev/zero never ends, a socket cannot be
+// opened: each must be refused at once, before any read. 10 s is generous for a refusal
+// and far shorter than a hang.
+TEST_F(CliErrorsTest, NonRegularModelFilesAreRefusedAtOnce) {
+  const std::string fifo = path("model.fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
+  const std::string sock = path("model.sock");
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  ASSERT_LT(sock.size(), sizeof addr.sun_path);
+  std::memcpy(addr.sun_path, sock.c_str(), sock.size() + 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
+  const auto quick = std::chrono::seconds(10);
+  for (const std::string& p : {fifo, sock, std::string("/dev/zero"), dir_.string()}) {
+    expect_error({"info", "-m", p}, "bareflow: error: " + p + ": not a regular file", "", quick);
+    expect_error({"run", "-m", p, "-n", "1"}, "bareflow: error: " + p + ": not a regular file", "", quick);
+  }
+  expect_error({"bench", "-m", fifo, "-p", "1", "-n", "1", "-r", "1"}, "bareflow: error: " + fifo + ": not a regular file",
+               "", quick);
+  // The same FIFO given as the tokenizer.
+  expect_error({"run", "-m", shared_model("stories260K/stories260K.bin"), "-z", fifo, "-n", "1"},
+               "bareflow: error: " + fifo + ": not a regular file", "", quick);
+  ::close(fd);
+}
+
+// info --cpu needs no model and ends with the signature CpuInfo gives this process.
+TEST_F(CliErrorsTest, InfoCpu) {
+  RunResult r = run({"info", "--cpu"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(r.err.empty()) << r.err;
+  const CpuInfo& c = CpuInfo::host();
+  for (const std::string& line :
+       {"vendor:    " + c.vendor + "\n", "brand:     " + c.brand + "\n",
+        "level:     " + std::string(isa_level_name(c.level)) + "\n", "features:  " + c.feature_list() + "\n",
+        "signature: " + c.signature() + "\n"})
+    EXPECT_NE(r.out.find(line), std::string::npos) << "missing line " << line << "in:\n" << r.out;
+  for (const char* label : {"\nfamily:    ", "\ncaches:    L1d ", "\nxcr0:      0x"})
+    EXPECT_NE(r.out.find(label), std::string::npos) << label << " in:\n" << r.out;
+  // Exactly one of --cpu and --model.
+  expect_error({"info", "--cpu", "-m", shared_model("stories260K/stories260K.gguf")}, "--cpu", "");
+  expect_error({"info"}, "--model", "");
+}
+
 constexpr const char* kParseHint =
     " [CLI11 ParseError: src/cli/main.cpp should print it as \"bareflow: error: \" + e.what(), one line, exit 2]";
 
@@ -215,4 +278,5 @@ TEST_F(CliErrorsTest, HelpForEverySubcommand) {
 
 }  // namespace
 }  // namespace bf
+#include "cpu/cpu.h"
 #include "test_support.h"

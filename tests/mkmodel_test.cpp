@@ -14,7 +14,8 @@
 
 #include "kernels/quantize.h"
 #include "mkmodel/mkmodel.h"
-#include "mkmodel/mkmodel_command.h"
+#include "model/ggml_types.h"
+#include "cli/mkmodel_command.h"
 #include "util/error.h"
 #include "test_support.h"
 
@@ -233,6 +234,35 @@ TEST_F(MkModelTest, GgufParsesWithExpectedMetadataAndTensors) {
     expect_offset += (ggml_nbytes(t) + 31) / 32 * 32;
   }
   EXPECT_EQ(bytes.size(), g.data_start + expect_offset);
+}
+
+// The one ggml type table (model/ggml_types.h) that the writer and the loader share,
+// against ggml's published ids and the engine's own row sizes.
+TEST(GgmlTypes, TableMatchesGgmlAndTheEngineRowSizes) {
+  for (size_t i = 0; i < std::size(kGgmlTypes); ++i) {
+    EXPECT_EQ(kGgmlTypes[i].id, i) << "ids are dense and in order";
+    EXPECT_EQ(ggml_type(kGgmlTypes[i].id), &kGgmlTypes[i]);
+  }
+  EXPECT_EQ(ggml_type(31), nullptr);
+  EXPECT_EQ(ggml_type_name(31), "unknown");
+  EXPECT_EQ(ggml_type_name(12), "Q4_K");
+  EXPECT_EQ(ggml_type_name(30), "BF16");
+  const std::pair<DType, uint32_t> ids[] = {{DType::F32, 0}, {DType::F16, 1}, {DType::Q4_0, 2}, {DType::Q8_0, 8}};
+  for (auto [dtype, id] : ids) {
+    const GgmlTypeInfo* t = ggml_type_of(dtype);
+    ASSERT_NE(t, nullptr) << dtype_name(dtype);
+    EXPECT_EQ(t->id, id);
+    EXPECT_EQ(t->name, dtype_name(dtype));
+    for (int64_t cols : {32, 64, 288, 5632})
+      EXPECT_EQ(cols / t->block_elems * t->block_bytes, row_bytes(dtype, cols)) << t->name << " " << cols;
+  }
+  EXPECT_EQ(ggml_type_of(DType::I8G), nullptr);
+  int supported = 0;
+  for (const GgmlTypeInfo& t : kGgmlTypes) supported += t.supported;
+  EXPECT_EQ(supported, 4);
+  // llama.cpp's general.file_type: ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q4_0 2, MOSTLY_Q8_0 7.
+  EXPECT_EQ(ggml_type_of(DType::Q8_0)->file_type, 7u);
+  EXPECT_EQ(ggml_type_of(DType::Q4_0)->file_type, 2u);
 }
 
 TEST_F(MkModelTest, GgufTiedHasNoClassifier) {
@@ -494,8 +524,33 @@ TEST(MkModelWeights, ParamCountMatchesTensorList) {
       EXPECT_EQ(mkmodel_param_count(s), n) << name;
     }
   }
-  const MkModelSpec tl = *mkmodel_preset("tinyllama");
-  EXPECT_EQ(mkmodel_param_count(tl), 1034512384);  // TinyLlama-1.1B with a tied classifier
+  MkModelSpec tl = *mkmodel_preset("tinyllama");
+  tl.tied_classifier = true;
+  EXPECT_EQ(mkmodel_param_count(tl), 1034512384);  // TinyLlama-1.1B's shapes, classifier shared
+}
+
+// TinyLlama-1.1B as its config.json describes it, with its own lm_head: 1.100 B weights.
+TEST(MkModelPresets, TinyLlamaHasTheRealShapesAndItsOwnClassifier) {
+  const MkModelSpec s = *mkmodel_preset("tinyllama");
+  EXPECT_EQ(s.dim, 2048);
+  EXPECT_EQ(s.hidden_dim, 5632);
+  EXPECT_EQ(s.n_layers, 22);
+  EXPECT_EQ(s.n_heads, 32);
+  EXPECT_EQ(s.n_kv_heads, 4);
+  EXPECT_EQ(s.vocab_size, 32000);
+  EXPECT_EQ(s.seq_len, 2048);
+  EXPECT_EQ(s.rope_base, 10000.0f);
+  EXPECT_EQ(s.norm_eps, 1e-5f);
+  EXPECT_FALSE(s.tied_classifier);
+  EXPECT_EQ(mkmodel_param_count(s), 1100048384);
+  const std::vector<MkTensor> ts = mkmodel_tensors(s);
+  ASSERT_EQ(ts.size(), 1u + 9u * 22 + 2);
+  EXPECT_EQ(ts.back().name, "output.weight");
+  EXPECT_EQ(ts.back().rows, 32000);
+  EXPECT_EQ(ts.back().cols, 2048);
+  // The llama2.c stories models share the embedding, as their checkpoints do.
+  for (const char* name : {"stories15M", "stories42M", "stories110M", "stories260K"})
+    EXPECT_TRUE(mkmodel_preset(name)->tied_classifier) << name;
 }
 
 TEST(MkModelVocab, SyntheticVocabIsUniqueAndTyped) {
@@ -539,7 +594,7 @@ TEST(MkModelSpecCheck, RejectsBadShapes) {
 // Parses `bareflow mkmodel ARGS...`; the mkmodel callback runs inside parse.
 void run_cli(std::vector<std::string> args) {
   CLI::App app{"test"};
-  add_mkmodel_command(app);
+  cli::add_mkmodel_command(app);
   args.insert(args.begin(), {"bareflow", "mkmodel"});
   std::vector<const char*> argv;
   for (const std::string& a : args) argv.push_back(a.c_str());
@@ -561,6 +616,25 @@ TEST_F(MkModelTest, CommandWritesEachFormat) {
   EXPECT_EQ(g.tensors.count("output.weight"), 1u);
   run_cli({"-o", path("e.bin"), "--preset", "stories260K", "--llama2c-version", "2"});
   EXPECT_EQ(read_header(read_all(path("e.bin")), 2).group, 4);
+}
+
+// The whole TinyLlama file is 0.6 to 4.4 GB, so the file check shrinks every width and
+// keeps what the preset decides beyond them: heads, context, its own classifier.
+TEST_F(MkModelTest, CommandTinyLlamaPresetWritesItsClassifier) {
+  run_cli({"-o", path("t.gguf"), "--preset", "tinyllama", "--dim", "64", "--hidden-dim", "96", "--layers", "1",
+           "--vocab-size", "300", "--type", "q8_0"});
+  const GgufFile g = parse_gguf(read_all(path("t.gguf")));
+  EXPECT_EQ(g.kv.at("general.name").s, "tinyllama");
+  EXPECT_EQ(g.kv.at("llama.attention.head_count").u, 32u);
+  EXPECT_EQ(g.kv.at("llama.attention.head_count_kv").u, 4u);
+  EXPECT_EQ(g.kv.at("llama.context_length").u, 2048u);
+  ASSERT_EQ(g.tensors.count("output.weight"), 1u);
+  EXPECT_EQ(g.tensors.at("output.weight").dims, (std::vector<uint64_t>{64, 300}));
+  EXPECT_EQ(g.tensors.at("output.weight").type, 8u);  // Q8_0
+  // A llama2.c v0 file records the same choice as a negative vocabulary size.
+  run_cli({"-o", path("t.bin"), "--preset", "tinyllama", "--dim", "64", "--hidden-dim", "96", "--layers", "1",
+           "--vocab-size", "300"});
+  EXPECT_FALSE(read_header(read_all(path("t.bin")), 0).shared);
 }
 
 TEST_F(MkModelTest, CommandRejectsBadRequests) {

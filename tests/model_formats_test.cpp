@@ -29,7 +29,7 @@ MkModelSpec small_spec() {
 // Logits of a fixed 24-token sequence, concatenated over positions.
 std::vector<float> run_sequence(const std::string& path) {
   auto model = load_model(path);
-  Forward forward(*model, {1, 0, Tier::Reference});
+  Forward forward(*model, ForwardOptions{.threads = 1, .context = 0, .reference = true, .kv_type = KvType::F32});
   std::vector<float> all;
   for (int pos = 0; pos < 24; ++pos) {
     const float* logits = forward.step((pos * 37 + 5) % model->config.vocab_size, pos);
@@ -116,7 +116,7 @@ TEST(TinyRandom, F16GgufLoadsAndGenerates) {
   Tokenizer tok = Tokenizer::from_vocab(*model->vocab, "tiny-random");
   std::string a, b;
   for (std::string* out : {&a, &b}) {
-    Forward forward(*model, {2, 256, Tier::Parallel});
+    Forward forward(*model, ForwardOptions{.threads = 2, .context = 256, .reference = true});
     GenerateOptions o;
     o.prompt = "Hello world";
     o.max_new_tokens = 20;
@@ -132,7 +132,7 @@ TEST(TinyRandom, F16GgufLoadsAndGenerates) {
 TEST(Generate, StopsAtTheContextLength) {
   auto model = load_model(test::shared_path("models/stories260K/stories260K.bin"));
   Tokenizer tok = load_tokenizer(test::shared_path("models/stories260K/tok512.bin"), 512);
-  Forward forward(*model, {1, 16, Tier::Reference});
+  Forward forward(*model, ForwardOptions{.threads = 1, .context = 16, .reference = true});
   GenerateOptions o;
   o.prompt = "Once upon a time";
   o.max_new_tokens = 1000;
@@ -145,7 +145,7 @@ TEST(Generate, StopsAtTheContextLength) {
 TEST(Generate, PromptLongerThanContextIsAnError) {
   auto model = load_model(test::shared_path("models/stories260K/stories260K.bin"));
   Tokenizer tok = load_tokenizer(test::shared_path("models/stories260K/tok512.bin"), 512);
-  Forward forward(*model, {1, 4, Tier::Reference});
+  Forward forward(*model, ForwardOptions{.threads = 1, .context = 4, .reference = true});
   GenerateOptions o;
   o.prompt = "Once upon a time there was";
   EXPECT_THROW(generate(forward, tok, o, [](const std::string&) {}), InputError);
@@ -155,7 +155,7 @@ TEST(Sampler, SameSeedSameTokensDifferentSeedDifferent) {
   auto model = load_model(test::shared_path("models/stories260K/stories260K.bin"));
   Tokenizer tok = load_tokenizer(test::shared_path("models/stories260K/tok512.bin"), 512);
   auto sample = [&](uint64_t seed) {
-    Forward forward(*model, {1, 0, Tier::Reference});
+    Forward forward(*model, ForwardOptions{.threads = 1, .context = 0, .reference = true, .kv_type = KvType::F32});
     GenerateOptions o;
     o.prompt = "Once upon a time";
     o.max_new_tokens = 60;

@@ -20,6 +20,8 @@ struct BenchOptions {
   int gen_tokens = 32;
   int repeats = 3;
   std::string max_isa;
+  int batch = 512;
+  std::string kv_type = "f16";
 };
 
 double median(std::vector<double> v) {
@@ -58,7 +60,9 @@ void bench_command(const BenchOptions& o) {
   ForwardOptions fo;
   fo.threads = o.threads > 0 ? o.threads : ThreadPool::available_threads();
   fo.context = std::min(model->config.seq_len, o.prompt_tokens + o.gen_tokens);
-  fo.tier = best_tier(o.max_isa);
+  fo.max_isa = parse_max_isa(o.max_isa);
+  fo.batch = o.batch;
+  fo.kv_type = parse_kv_type(o.kv_type);
   if (o.prompt_tokens + o.gen_tokens > model->config.seq_len)
     throw InputError(o.model, "bench needs " + std::to_string(o.prompt_tokens + o.gen_tokens) +
                                   " positions, the model's context is " + std::to_string(model->config.seq_len));
@@ -67,9 +71,11 @@ void bench_command(const BenchOptions& o) {
 
   std::vector<double> pp, tg;
   for (int rep = 0; rep < o.repeats; ++rep) {
-    int token = 1, pos = 0;
+    int token = 1, pos = o.prompt_tokens;
+    std::vector<int32_t> prompt(o.prompt_tokens);
+    for (int i = 0; i < o.prompt_tokens; ++i) prompt[i] = (token + i * 7919) % vocab;
     double t0 = now_seconds();
-    for (; pos < o.prompt_tokens; ++pos) forward.step((token + pos * 7919) % vocab, pos);
+    if (o.prompt_tokens > 0) forward.prompt(prompt.data(), o.prompt_tokens, 0);
     double t1 = now_seconds();
     for (int i = 0; i < o.gen_tokens; ++i, ++pos) token = Sampler::argmax(forward.step(token, pos), vocab);
     double t2 = now_seconds();
@@ -82,7 +88,8 @@ void bench_command(const BenchOptions& o) {
 
   std::printf("model:       %s (%s, %s, %.1f MiB read per token)\n", o.model.c_str(), model->format_name().c_str(),
               std::string(dtype_name(model->layers[0].wq.type)).c_str(), bytes / 1048576.0);
-  std::printf("threads:     %d (%s kernels)\n", forward.pool().size(), forward.ops()[0]->slot.variant);
+  std::printf("threads:     %d (%s kernels)\n", forward.pool().size(),
+              std::string(isa_level_name(forward.cpu().level)).c_str());
   if (!pp.empty()) std::printf("prompt:      %10.2f tok/s (median of %d, %d tokens)\n", median(pp), o.repeats, o.prompt_tokens);
   if (!tg.empty()) std::printf("generation:  %10.2f tok/s (median of %d, %d tokens)\n", median(tg), o.repeats, o.gen_tokens);
   std::printf("bandwidth:   %10.2f GB/s read (measured now, %d threads)\n", bw, forward.pool().size());
@@ -100,7 +107,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("-p,--n-prompt", o->prompt_tokens, "Prompt tokens per repeat")->check(CLI::Range(0, 1 << 20))->capture_default_str();
   cmd->add_option("-n,--n-gen", o->gen_tokens, "Generated tokens per repeat")->check(CLI::Range(0, 1 << 20))->capture_default_str();
   cmd->add_option("-r,--repeats", o->repeats, "Repeats (the median is reported)")->check(CLI::Range(1, 1000))->capture_default_str();
-  cmd->add_option("--max-isa", o->max_isa, "Use no instruction set above this: sse2 or avx2 (default: the best this CPU has)");
+  add_kernel_options(*cmd, o->max_isa, o->batch, o->kv_type);
   cmd->callback([o] { bench_command(*o); });
 }
 

@@ -1,9 +1,10 @@
-// bareflow info: what a model file holds.
+// bareflow info: what a model file holds (-m), or what this CPU can run (--cpu).
 #include <cinttypes>
 #include <cstdio>
 #include <map>
 
 #include "cli/commands.h"
+#include "cpu/cpu.h"
 
 namespace bf::cli {
 namespace {
@@ -39,13 +40,38 @@ void info_command(const std::string& path) {
   std::printf("fingerprint:   %016" PRIx64 "\n", m->fingerprint);
 }
 
+std::string cache_size(uint32_t bytes) {
+  if (bytes == 0) return "?";
+  if (bytes % (1024 * 1024) == 0) return std::to_string(bytes / (1024 * 1024)) + " MiB";
+  return std::to_string(bytes / 1024) + " KiB";
+}
+
+// Labels end at column 11, so the last line reads exactly "signature: <key>".
+void cpu_command() {
+  const CpuInfo& c = CpuInfo::host();
+  std::printf("vendor:    %s\nbrand:     %s\n", c.vendor.c_str(), c.brand.c_str());
+  std::printf("family:    %d (0x%x), model %d (0x%x), stepping %d\n", c.family, c.family, c.model, c.model, c.stepping);
+  std::printf("caches:    L1d %s, L2 %s (per core), L3 %s (per package)\n", cache_size(c.l1d_bytes).c_str(),
+              cache_size(c.l2_bytes).c_str(), cache_size(c.l3_bytes).c_str());
+  std::printf("level:     %s\n", std::string(isa_level_name(c.level)).c_str());
+  std::printf("features:  %s\n", c.feature_list().c_str());
+  std::printf("xcr0:      0x%" PRIx64 "\n", c.xcr0);
+  std::printf("signature: %s\n", c.signature().c_str());
+}
+
 }  // namespace
 
 void add_info_command(CLI::App& app) {
   auto path = std::make_shared<std::string>();
-  CLI::App* cmd = app.add_subcommand("info", "Describe a model file");
-  cmd->add_option("-m,--model", *path, "Model file (GGUF or llama2.c .bin)")->required();
-  cmd->callback([path] { info_command(*path); });
+  auto cpu = std::make_shared<bool>(false);
+  CLI::App* cmd = app.add_subcommand("info", "Describe a model file (-m) or this CPU (--cpu)");
+  CLI::Option* model = cmd->add_option("-m,--model", *path, "Model file (GGUF or llama2.c .bin)");
+  cmd->add_flag("--cpu", *cpu, "Describe this CPU: features, caches, ISA level, signature")->excludes(model);
+  cmd->callback([path, cpu, model] {
+    if (*cpu) return cpu_command();
+    if (model->count() == 0) throw CLI::RequiredError("info needs --model MODEL or --cpu", CLI::ExitCodes::RequiredError);
+    info_command(*path);
+  });
 }
 
 }  // namespace bf::cli

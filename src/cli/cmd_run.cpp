@@ -17,6 +17,8 @@ struct RunOptions {
   bool reference = false;
   bool profile = false;
   std::string max_isa;
+  int batch = 512;
+  std::string kv_type = "f16";
 };
 
 void run_command(const RunOptions& o) {
@@ -24,7 +26,10 @@ void run_command(const RunOptions& o) {
   ForwardOptions fo;
   fo.threads = o.threads > 0 ? o.threads : ThreadPool::available_threads();
   fo.context = o.context;
-  fo.tier = o.reference ? Tier::Reference : best_tier(o.max_isa);
+  fo.reference = o.reference;
+  fo.max_isa = parse_max_isa(o.max_isa);
+  fo.batch = o.batch;
+  fo.kv_type = parse_kv_type(o.kv_type);
   Forward forward(*l.model, fo);
   GenerateResult r = generate(forward, *l.tokenizer, o.gen, [](const std::string& piece) {
     std::fwrite(piece.data(), 1, piece.size(), stdout);
@@ -40,7 +45,8 @@ void run_command(const RunOptions& o) {
                r.prompt_seconds > 0 ? evaluated / r.prompt_seconds : 0.0);
   std::fprintf(stderr, "generation:  %8d tokens in %8.2f ms (%8.2f tok/s)\n", r.generated, r.generation_seconds * 1e3,
                r.generation_seconds > 0 ? decode_steps / r.generation_seconds : 0.0);
-  std::fprintf(stderr, "threads:     %8d (%s kernels)\n", forward.pool().size(), forward.ops()[0]->slot.variant);
+  std::fprintf(stderr, "threads:     %8d (%s kernels, at most %s)\n", forward.pool().size(),
+               std::string(isa_level_name(forward.cpu().level)).c_str(), o.reference ? "reference" : "best");
   if (r.stopped_at_context) std::fprintf(stderr, "stopped:     context length %d reached\n", forward.context());
   double peak = peak_memory_mib();
   if (peak >= 0) std::fprintf(stderr, "peak memory: %8.1f MiB\n", peak);
@@ -65,9 +71,9 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("-t,--threads", o->threads, "Threads (default: all available)")->check(CLI::Range(0, 1024));
   cmd->add_option("-c,--ctx-size", o->context, "Context positions (default: the model's context length, at most 8192)")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_flag("--reference", o->reference, "Run the single-threaded reference kernels");
-  cmd->add_option("--max-isa", o->max_isa, "Use no instruction set above this: sse2 or avx2 (default: the best this CPU has)");
-  cmd->add_flag("--profile", o->profile, "Print calls and TSC cycles per op shape class (counted for every call)");
+  cmd->add_flag("--reference", o->reference, "Run the reference kernels (the semantic spec) in every op");
+  add_kernel_options(*cmd, o->max_isa, o->batch, o->kv_type);
+  cmd->add_flag("--profile", o->profile, "Print calls, TSC cycles and the variant per op shape class (counted for every call)");
   cmd->callback([o] { run_command(*o); });
 }
 

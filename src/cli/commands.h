@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 
+#include "cpu/cpu.h"
+#include "kernels/contract.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -23,6 +25,12 @@ struct LoadedModel {
 // Loads the model and its tokenizer: `tokenizer_path` if given, else the vocabulary in
 // the model file, else tokenizer.bin beside the model. Throws InputError.
 LoadedModel load_model_and_tokenizer(const std::string& model_path, const std::string& tokenizer_path);
+
+// The kernel options run and bench share: --max-isa, -b/--batch, --kv-type.
+void add_kernel_options(CLI::App& cmd, std::string& max_isa, int& batch, std::string& kv_type);
+// "" = no cap; throws InputError for an unknown level.
+IsaLevel parse_max_isa(const std::string& name);
+KvType parse_kv_type(const std::string& name);
 
 // Peak resident memory of this process in MiB, or -1 where the system cannot say.
 double peak_memory_mib();

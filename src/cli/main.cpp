@@ -4,7 +4,7 @@
 #include <exception>
 
 #include "cli/commands.h"
-#include "mkmodel/mkmodel_command.h"
+#include "cli/mkmodel_command.h"
 #include "util/error.h"
 
 int main(int argc, char** argv) {
@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
   bf::cli::add_run_command(app);
   bf::cli::add_info_command(app);
   bf::cli::add_bench_command(app);
-  bf::add_mkmodel_command(app);
+  bf::cli::add_mkmodel_command(app);
   try {
     if (argc > 1 && argv[1][0] != '-') {
       try {

@@ -30,34 +30,35 @@ GenerateResult generate(Forward& forward, const Tokenizer& tokenizer, const Gene
                                    std::to_string(forward.context()));
   Sampler sampler(model.config.vocab_size, options.sampler);
   r.tokens.reserve(static_cast<size_t>(forward.context()));  // no growth inside the token loop
-  int token = prompt[0];
-  double start = now_seconds(), prompt_done = start;
-  for (int pos = 0;; ++pos) {
+  // The prompt runs as batched chunks; its last position's logits give the first sample.
+  double start = now_seconds();
+  float* logits = forward.prompt(prompt.data(), r.prompt_tokens, 0);
+  for (int i = 1; i < r.prompt_tokens; ++i) {
+    on_text(tokenizer.decode(prompt[i - 1], prompt[i]));
+    r.tokens.push_back(prompt[i]);
+  }
+  double prompt_done = now_seconds();
+  int token = prompt.back();
+  for (int pos = r.prompt_tokens;; ++pos) {
+    if (options.max_new_tokens >= 0 && r.generated >= options.max_new_tokens) break;
+    int next = sampler.sample(logits);
+    if (ends_sequence(model, next)) {
+      r.stopped_at_end = true;
+      r.end_token = next;
+      break;
+    }
+    ++r.generated;
+    on_text(tokenizer.decode(token, next));
+    r.tokens.push_back(next);
+    token = next;
+    if (options.max_new_tokens >= 0 && r.generated >= options.max_new_tokens) break;  // no wasted step
     if (pos >= forward.context()) {
       r.stopped_at_context = true;
       break;
     }
-    float* logits = forward.step(token, pos);
-    int next;
-    if (pos + 1 < r.prompt_tokens) {
-      next = prompt[pos + 1];
-    } else {
-      if (options.max_new_tokens >= 0 && r.generated >= options.max_new_tokens) break;
-      next = sampler.sample(logits);
-      if (r.generated == 0) prompt_done = now_seconds();
-      if (ends_sequence(model, next)) {
-        r.stopped_at_end = true;
-        r.end_token = next;
-        break;
-      }
-      ++r.generated;
-    }
-    on_text(tokenizer.decode(token, next));
-    r.tokens.push_back(next);
-    token = next;
+    logits = forward.step(token, pos);
   }
   double end = now_seconds();
-  if (r.generated == 0) prompt_done = end;
   r.prompt_seconds = prompt_done - start;
   r.generation_seconds = end - prompt_done;
   return r;

@@ -1,33 +1,29 @@
 // Op instances: one node of the forward pass with its shapes, weights and buffers
-// fixed at graph build time, and one dispatch slot holding the implementation that
-// currently runs it. Swapping an implementation is writing one slot.
+// fixed at graph build time, the kernel variant installed in it, and the arguments
+// that variant is called with. Swapping an implementation is installing another
+// variant; running an op is one call of the runner below.
 #pragma once
 #include <cstdint>
 #include <string>
 
+#include "kernels/variant.h"
 #include "model/model.h"
 
 namespace bf {
 
 class ThreadPool;
 
-enum class OpKind : uint8_t { Embed, RmsNorm, Matvec, Rope, Attention, SwiGLU, Add };
-const char* op_kind_name(OpKind k);
-
-// What changes from one call to the next: everything else is in the instance.
-struct StepArgs {
-  int token;
-  int pos;
-};
-
-struct OpInstance;
-using KernelFn = void (*)(const OpInstance& op, const StepArgs& step);
-
-struct DispatchSlot {
-  KernelFn fn = nullptr;
-  const char* variant = "";  // name of the implementation now installed
-  uint64_t calls = 0;
-  uint64_t cycles = 0;       // TSC cycles spent in fn, summed over calls
+// The argument struct of the op's kind (kernels/contract.h), passed to the kernel by address.
+union OpArgs {
+  EmbedArgs embed;
+  RmsNormArgs rmsnorm;
+  QuantizeArgs quantize;
+  MatmulArgs matmul;
+  RopeArgs rope;
+  KvStoreArgs kv_store;
+  AttentionArgs attention;
+  SwiGLUArgs swiglu;
+  AddArgs add;
 };
 
 struct OpInstance {
@@ -35,27 +31,35 @@ struct OpInstance {
   std::string name;  // e.g. "blk.3.attn_q"
   int layer = -1;    // -1 outside the layer stack
 
-  const Tensor* weight = nullptr;  // Matvec, Embed: the matrix; RmsNorm: the norm vector
-  float* out = nullptr;
-  const float* in = nullptr;
-  const float* in2 = nullptr;  // SwiGLU: up; Attention: value source
+  const TensorView* weight = nullptr;  // Matmul, Embed: the matrix in the file's layout
+  int64_t rows = 0;   // Matmul: output length; per-token ops: row length; SwiGLU/Add: elements per token
+  int64_t cols = 0;   // Matmul: input length
+  // Only the chunk's last token goes through this op (the final norm and the classifier:
+  // a prompt needs the logits of its last position only).
+  bool last_token_only = false;
+  // A Quantize op runs only when one of its consumers' variants reads 8-bit input.
+  bool enabled = true;
 
-  int64_t rows = 0;  // Matvec/Embed: output length; RmsNorm/SwiGLU/Add: vector length
-  int64_t cols = 0;  // Matvec: input length
+  OpArgs args{};
+  // Where a last-token-only op finds row 0 of its buffers (args are moved to row n-1).
+  const float* in_base = nullptr;
+  float* out_base = nullptr;
 
-  // Attention and RoPE.
-  const ModelConfig* config = nullptr;
-  float* q = nullptr;  // RoPE: rotated in place together with k
-  float* k = nullptr;
-  float* key_cache = nullptr;    // this layer's [seq][kv_dim]
-  float* value_cache = nullptr;
-  float* scores = nullptr;       // n_heads * seq scratch
-
+  const Variant* variant = nullptr;  // installed implementation
+  PackedWeight packed;               // the weight in variant->layout, when that is not "native"
+  Split split;                       // this instance's split (from the variant, then tuned)
   ThreadPool* pool = nullptr;
-  DispatchSlot slot;
 
-  // Bytes of weights and activations one call streams (for the profiler's bandwidth figures).
-  uint64_t bytes_per_call(const StepArgs& step) const;
+  // Profiler counters of this instance.
+  uint64_t calls = 0;
+  uint64_t cycles = 0;  // TSC cycles in the runner, summed over calls
+
+  // Work units of one call for the current chunk, after bind().
+  int64_t units() const;
+  // Bytes of weights and activations one call streams (profiler bandwidth figures).
+  uint64_t bytes_per_call() const;
+  // Multiply-adds of one call (Matmul; 0 otherwise).
+  uint64_t macs_per_call() const;
 };
 
 // Reads the time-stamp counter: the profiler's clock (no system call on the hot path).
@@ -67,12 +71,11 @@ inline uint64_t read_tsc() {
 #endif
 }
 
-// Runs one op through its slot and charges the call to it.
-inline void run(OpInstance& op, const StepArgs& step) {
-  uint64_t t0 = read_tsc();
-  op.slot.fn(op, step);
-  op.slot.cycles += read_tsc() - t0;
-  ++op.slot.calls;
-}
+// Sets the per-chunk fields of op's arguments: n_tokens tokens at positions pos0.. .
+void bind(OpInstance& op, int n_tokens, int pos0);
+
+// Runs one op over the pool with its split and charges the call to the instance and
+// to its variant.
+void run(OpInstance& op);
 
 }  // namespace bf

@@ -1,40 +1,45 @@
-// Reference kernels: the semantic spec every other implementation is tested against.
-// Portable C++, single-threaded, one function per op kind. Ranges let callers split
-// work across threads without changing the arithmetic of any output element.
+// Reference kernels: the semantic spec every other variant is tested against.
+// Portable C++, one function per op kind (per weight type for Matmul), each meeting
+// the kernel contract (kernels/contract.h): units are independent, so the runner may
+// split them over threads without changing the arithmetic of any output element.
 #pragma once
 #include <cstdint>
 
-#include "model/model.h"
+#include "kernels/contract.h"
+#include "kernels/tensor_view.h"
 
 namespace bf::ref {
 
-// out[r] = dot(w row r, x) for r in [row_begin, row_end). x has w.cols elements.
-void matvec(const Tensor& w, const float* x, float* out, int64_t row_begin, int64_t row_end);
+// Matmul with f32 input, native layout: one per weight type.
+void matmul_f32(const void* args, int64_t begin, int64_t end);
+void matmul_f16(const void* args, int64_t begin, int64_t end);
+void matmul_q8_0(const void* args, int64_t begin, int64_t end);
+void matmul_q4_0(const void* args, int64_t begin, int64_t end);
+void matmul_i8g(const void* args, int64_t begin, int64_t end);
 
-// out = row `row` of w as floats (the embedding lookup).
-void embed(const Tensor& w, int64_t row, float* out);
+// Matmul with 8-bit input (Q8Rows), native layout: the integer semantics every
+// integer variant computes (exact block sums times float scales).
+void matmul_q8_0_q8(const void* args, int64_t begin, int64_t end);
+void matmul_q4_0_q8(const void* args, int64_t begin, int64_t end);
+void matmul_i8g_q8(const void* args, int64_t begin, int64_t end);  // group % 32 == 0
 
-// out = weight * x / sqrt(mean(x^2) + eps); out may alias x.
-void rmsnorm(const float* x, const float* weight, float* out, int n, float eps);
+void quantize(const void* args, int64_t begin, int64_t end);
+void embed(const void* args, int64_t begin, int64_t end);
+void rmsnorm(const void* args, int64_t begin, int64_t end);
+void rope(const void* args, int64_t begin, int64_t end);
+void kv_store(const void* args, int64_t begin, int64_t end);
+void attention(const void* args, int64_t begin, int64_t end);
+void swiglu(const void* args, int64_t begin, int64_t end);
+void add(const void* args, int64_t begin, int64_t end);
 
-// Rotates adjacent pairs (2i, 2i+1) of each head's first `rope_dim` dimensions by
-// pos * base^(-2i/rope_dim), for q (n_heads heads) and k (n_kv_heads heads).
-void rope(float* q, float* k, int pos, int n_heads, int n_kv_heads, int head_size, int rope_dim, float base);
+// One block of 32 floats to 8 bits, the rule QuantizeArgs states; returns the sum of q.
+int32_t quantize_block(const float* x, int8_t* q, float* d);
 
-// Attention of heads [head_begin, head_end) at position `pos` over cached keys and
-// values 0..pos. Caches are [seq][kv_dim]; scores is scratch of n_heads * (pos+1).
-struct AttentionShape {
-  int n_heads, n_kv_heads, head_size, kv_dim;
-};
-void attention(const AttentionShape& s, const float* q, const float* key_cache, const float* value_cache, int pos,
-               float* scores, float* out, int head_begin, int head_end);
-
-// gate[i] = silu(gate[i]) * up[i] for i in [begin, end).
-void swiglu(float* gate, const float* up, int64_t begin, int64_t end);
-
-// x[i] += y[i].
-void add(float* x, const float* y, int n);
-
+// x = softmax(x), in place.
 void softmax(float* x, int n);
+
+// Matmul arguments for one weight tensor in its native layout (f32 input `x` and/or
+// 8-bit input `xq`), n_tokens rows of input, outputs `out_stride` apart.
+MatmulArgs matmul_args(const TensorView& w, const float* x, Q8Rows xq, float* out, int n_tokens, int64_t out_stride);
 
 }  // namespace bf::ref

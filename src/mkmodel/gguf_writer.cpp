@@ -5,6 +5,7 @@
 #include "kernels/quantize.h"
 #include "mkmodel/file_writer.h"
 #include "mkmodel/mkmodel.h"
+#include "model/gguf.h"
 #include "util/error.h"
 
 namespace bf {
@@ -14,30 +15,10 @@ namespace {
 constexpr uint32_t kGgufVersion = 3;
 constexpr uint32_t kAlignment = 32;
 
-// GGUF metadata value types.
-enum class GgufType : uint32_t { U32 = 4, I32 = 5, F32 = 6, Bool = 7, String = 8, Array = 9 };
-
-// ggml tensor type ids and the llama.cpp file type ("mostly X") of each.
-uint32_t ggml_type_id(DType t) {
-  switch (t) {
-    case DType::F32: return 0;
-    case DType::F16: return 1;
-    case DType::Q4_0: return 2;
-    case DType::Q8_0: return 8;
-    case DType::I8G: break;
-  }
+// The GGUF entry for a weight type; I8G has none.
+const GgmlTypeInfo& ggml_entry(DType t) {
+  if (const GgmlTypeInfo* e = ggml_type_of(t)) return *e;
   throw InputError("mkmodel", "type " + std::string(dtype_name(t)) + " cannot be stored in GGUF");
-}
-
-uint32_t llama_file_type(DType t) {
-  switch (t) {
-    case DType::F32: return 0;
-    case DType::F16: return 1;
-    case DType::Q4_0: return 2;
-    case DType::Q8_0: return 7;
-    case DType::I8G: break;
-  }
-  return 0;
 }
 
 // Metadata is serialised into memory first because the header needs the pair count.
@@ -132,7 +113,7 @@ KvBuffer metadata(const MkModelSpec& s, const Vocab& vocab) {
   kv.string("general.architecture", "llama");
   kv.string("general.name", s.name.empty() ? "mkmodel-random" : s.name);
   kv.u32("general.alignment", kAlignment);
-  kv.u32("general.file_type", llama_file_type(s.type));
+  kv.u32("general.file_type", ggml_entry(s.type).file_type);
   kv.u32("llama.context_length", static_cast<uint32_t>(s.seq_len));
   kv.u32("llama.embedding_length", static_cast<uint32_t>(s.dim));
   kv.u32("llama.block_count", static_cast<uint32_t>(s.n_layers));
@@ -154,7 +135,7 @@ void write_tensor_info(FileWriter& w, const MkTensor& t, DType type, uint64_t of
   w.value<uint32_t>(vector ? 1 : 2);
   w.value<uint64_t>(static_cast<uint64_t>(t.cols));
   if (!vector) w.value<uint64_t>(static_cast<uint64_t>(t.rows));
-  w.value<uint32_t>(ggml_type_id(type));
+  w.value<uint32_t>(ggml_entry(type).id);
   w.value<uint64_t>(offset);
 }
 
@@ -169,7 +150,7 @@ void write_tensor_data(FileWriter& w, const MkTensor& t, DType type, uint64_t se
       case DType::F16: quantize_row_f16(row.data(), reinterpret_cast<uint16_t*>(encoded.data()), t.cols); break;
       case DType::Q8_0: quantize_row_q8_0(row.data(), reinterpret_cast<BlockQ8_0*>(encoded.data()), t.cols); break;
       case DType::Q4_0: quantize_row_q4_0(row.data(), reinterpret_cast<BlockQ4_0*>(encoded.data()), t.cols); break;
-      case DType::I8G: ggml_type_id(type); break;  // throws
+      case DType::I8G: ggml_entry(type); break;  // throws
     }
     w.bytes(encoded.data(), encoded.size());
   }
@@ -179,7 +160,7 @@ void write_tensor_data(FileWriter& w, const MkTensor& t, DType type, uint64_t se
 
 void write_gguf_model(const std::string& path, const MkModelSpec& spec, const Vocab* vocab) {
   validate_spec(spec);
-  ggml_type_id(spec.type);  // reject I8G before creating the file
+  ggml_entry(spec.type);  // reject I8G before creating the file
   Vocab synthetic;
   if (!vocab) {
     synthetic = synthetic_vocab(spec.vocab_size);

@@ -9,17 +9,22 @@ namespace bf {
 
 namespace {
 
+enum class Classifier : bool { Tied, Separate };
+
 struct Preset {
   std::string_view name;
   int dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
+  Classifier classifier;
 };
 
+// The llama2.c stories models share the embedding with the classifier; TinyLlama-1.1B
+// has its own output matrix (1,100,048,384 weights in all).
 constexpr Preset kPresets[] = {
-    {"stories15M", 288, 768, 6, 6, 6, 32000, 256},
-    {"stories42M", 512, 1376, 8, 8, 8, 32000, 1024},
-    {"stories110M", 768, 2048, 12, 12, 12, 32000, 1024},
-    {"tinyllama", 2048, 5632, 22, 32, 4, 32000, 2048},
-    {"stories260K", 64, 172, 5, 8, 4, 512, 512},
+    {"stories15M", 288, 768, 6, 6, 6, 32000, 256, Classifier::Tied},
+    {"stories42M", 512, 1376, 8, 8, 8, 32000, 1024, Classifier::Tied},
+    {"stories110M", 768, 2048, 12, 12, 12, 32000, 1024, Classifier::Tied},
+    {"tinyllama", 2048, 5632, 22, 32, 4, 32000, 2048, Classifier::Separate},
+    {"stories260K", 64, 172, 5, 8, 4, 512, 512, Classifier::Tied},
 };
 
 uint64_t splitmix64(uint64_t z) {
@@ -64,6 +69,7 @@ std::optional<MkModelSpec> mkmodel_preset(std::string_view name) {
     s.n_kv_heads = p.n_kv_heads;
     s.vocab_size = p.vocab_size;
     s.seq_len = p.seq_len;
+    s.tied_classifier = p.classifier == Classifier::Tied;
     s.name = std::string(p.name);
     return s;
   }

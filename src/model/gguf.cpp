@@ -5,7 +5,6 @@
 #include <string_view>
 #include <unordered_set>
 
-#include "kernels/dtype.h"
 #include "util/error.h"
 
 namespace bf {
@@ -136,23 +135,17 @@ void read_value(Reader& r, GgufType t, GgufValue& v, int depth) {
     read_scalar(r, t, v);
 }
 
-// Bytes of a tensor, or 0 when the shape is illegal for the type or overflows.
+// Bytes of a tensor, or 0 when the type is unsupported or the shape is illegal for it or overflows.
 uint64_t tensor_bytes(const GgufTensorInfo& t) {
-  DType dt;
-  switch (static_cast<GgmlType>(t.type)) {
-    case GgmlType::F32: dt = DType::F32; break;
-    case GgmlType::F16: dt = DType::F16; break;
-    case GgmlType::Q4_0: dt = DType::Q4_0; break;
-    case GgmlType::Q8_0: dt = DType::Q8_0; break;
-    default: return 0;
-  }
+  const GgmlTypeInfo* type = ggml_type(t.type);
+  if (!type || !type->supported) return 0;
   uint64_t rows = 1;
   for (size_t i = 1; i < t.dims.size(); ++i) {
     if (t.dims[i] != 0 && rows > UINT64_MAX / t.dims[i]) return 0;
     rows *= t.dims[i];
   }
-  if (t.dims[0] > (1ull << 40)) return 0;
-  uint64_t row = row_bytes(dt, static_cast<int64_t>(t.dims[0]));
+  if (t.dims[0] > (1ull << 40) || t.dims[0] % type->block_elems != 0) return 0;
+  const uint64_t row = t.dims[0] / type->block_elems * type->block_bytes;
   if (row == 0 || (rows != 0 && row > UINT64_MAX / rows)) return 0;
   return row * rows;
 }
@@ -175,9 +168,10 @@ void check_tensor_layout(GgufFile& f, const uint8_t* data, size_t size, const Re
   for (auto& t : f.tensors) {
     t.bytes = tensor_bytes(t);
     if (t.bytes == 0) {
-      bool supported = t.type == 0 || t.type == 1 || t.type == 2 || t.type == 8;
-      if (!supported)
-        r.fail("tensor '" + t.name + "' has unsupported type " + ggml_type_name(t.type) + " (" + std::to_string(t.type) + ")");
+      const GgmlTypeInfo* type = ggml_type(t.type);
+      if (!type || !type->supported)
+        r.fail("tensor '" + t.name + "' has unsupported type " + std::string(ggml_type_name(t.type)) + " (" +
+               std::to_string(t.type) + ")");
       r.fail("tensor '" + t.name + "' has a shape its type cannot hold");
     }
     if (t.offset % f.alignment) r.fail("tensor '" + t.name + "' offset " + std::to_string(t.offset) + " is not aligned");
@@ -199,14 +193,6 @@ void check_tensor_layout(GgufFile& f, const uint8_t* data, size_t size, const Re
 }  // namespace
 
 bool is_gguf(const uint8_t* data, size_t size) { return size >= 4 && std::memcmp(data, "GGUF", 4) == 0; }
-
-const char* ggml_type_name(uint32_t type) {
-  static const char* const names[] = {"F32", "F16", "Q4_0", "Q4_1", "Q4_2", "Q4_3", "Q5_0", "Q5_1", "Q8_0",
-                                      "Q8_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K", "IQ2_XXS",
-                                      "IQ2_XS", "IQ3_XXS", "IQ1_S", "IQ4_NL", "IQ3_S", "IQ2_S", "IQ4_XS",
-                                      "I8", "I16", "I32", "I64", "F64", "IQ1_M", "BF16"};
-  return type < std::size(names) ? names[type] : "unknown";
-}
 
 const GgufValue* GgufFile::find(const std::string& key) const {
   auto it = kv.find(key);

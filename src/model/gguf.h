@@ -8,15 +8,14 @@
 #include <string>
 #include <vector>
 
+#include "model/ggml_types.h"
+
 namespace bf {
 
 enum class GgufType : uint32_t {
   U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, Bool = 7,
   String = 8, Array = 9, U64 = 10, I64 = 11, F64 = 12,
 };
-
-// ggml tensor type ids that BareFlow reads.
-enum class GgmlType : uint32_t { F32 = 0, F16 = 1, Q4_0 = 2, Q8_0 = 8 };
 
 struct GgufValue {
   GgufType type = GgufType::U8;
@@ -35,7 +34,7 @@ struct GgufValue {
 struct GgufTensorInfo {
   std::string name;
   std::vector<uint64_t> dims;  // ne0 first: dims[0] is the contiguous row length
-  uint32_t type = 0;
+  uint32_t type = 0;            // ggml type id (model/ggml_types.h); parse_gguf accepts supported ones only
   uint64_t offset = 0;         // relative to the data section
   uint64_t bytes = 0;
   const uint8_t* data = nullptr;
@@ -56,6 +55,5 @@ struct GgufFile {
 GgufFile parse_gguf(const uint8_t* data, size_t size, const std::string& name);
 
 bool is_gguf(const uint8_t* data, size_t size);
-const char* ggml_type_name(uint32_t type);
 
 }  // namespace bf

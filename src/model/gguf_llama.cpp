@@ -79,14 +79,8 @@ class GgufLlamaBuilder {
     model_detail::validate_config(c, file_);
   }
 
-  static DType dtype_of(uint32_t ggml) {
-    switch (static_cast<GgmlType>(ggml)) {
-      case GgmlType::F16: return DType::F16;
-      case GgmlType::Q4_0: return DType::Q4_0;
-      case GgmlType::Q8_0: return DType::Q8_0;
-      default: return DType::F32;
-    }
-  }
+  // parse_gguf has accepted only supported types.
+  static DType dtype_of(uint32_t ggml) { return ggml_type(ggml)->dtype; }
 
   static std::string shape_string(const std::vector<uint64_t>& dims) {
     std::string s = "[";

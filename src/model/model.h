@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/dtype.h"
+#include "kernels/tensor_view.h"
 #include "tokenizer/vocab.h"
 #include "util/mapped_file.h"
 
@@ -31,19 +31,9 @@ struct ModelConfig {
   int kv_dim() const { return head_size() * n_kv_heads; }
 };
 
-// A weight matrix of `rows` x `cols`, row-major, rows contiguous (GGUF ne0 == cols).
-// Vectors (norm weights) are 1 x n and always F32.
-struct Tensor {
+// A weight tensor of the model: the kernels' view of it plus its name in the file.
+struct Tensor : TensorView {
   std::string name;
-  DType type = DType::F32;
-  int64_t rows = 0;
-  int64_t cols = 0;
-  const uint8_t* data = nullptr;
-  const float* scales = nullptr;  // I8G only: rows * cols / group scales, row-major
-  int group = 0;                  // I8G only
-  size_t bytes = 0;               // storage read per full pass (values + scales)
-
-  const float* f32() const { return reinterpret_cast<const float*>(data); }
 };
 
 struct LayerWeights {

@@ -1,5 +1,5 @@
 // Errors about bad input. Every message names the file and the problem in one line,
-// so the CLI can print it as is and exit with status 2.
+// so the command line can print it as is and exit with status 2.
 #pragma once
 #include <stdexcept>
 #include <string>

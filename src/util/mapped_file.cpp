@@ -13,14 +13,42 @@
 
 namespace bf {
 
+namespace {
+
+// What a path is when it is not a regular file, for the error message.
+const char* kind_of(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  return "of an unknown kind";
+}
+
+[[noreturn]] void not_regular(const std::string& path, mode_t mode) {
+  throw InputError(path, std::string("not a regular file (it is ") + kind_of(mode) + ")");
+}
+
+}  // namespace
+
 MappedFile::MappedFile(const std::string& path) : path_(path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw InputError(path, std::string("cannot open: ") + std::strerror(errno));
+  // stat() first: opening a FIFO blocks until a writer appears, and a socket cannot be
+  // opened at all. O_NONBLOCK covers a path swapped for a FIFO between the two calls.
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) not_regular(path, st.st_mode);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) throw InputError(path, std::string("cannot open: ") + std::strerror(errno));
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
     ::close(fd);
-    throw InputError(path, "not a regular file");
+    throw InputError(path, std::string("cannot stat: ") + std::strerror(err));
   }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    not_regular(path, st.st_mode);
+  }
+  // Regular files ignore O_NONBLOCK today; clear it so no read path ever sees EAGAIN.
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   size_ = static_cast<size_t>(st.st_size);
   if (size_ > 0) {
     void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);

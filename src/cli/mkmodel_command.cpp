@@ -1,4 +1,4 @@
-#include "mkmodel/mkmodel_command.h"
+#include "cli/mkmodel_command.h"
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -13,7 +13,7 @@
 #include "model/vocab_loader.h"
 #include "util/error.h"
 
-namespace bf {
+namespace bf::cli {
 
 namespace {
 
@@ -151,7 +151,7 @@ MkModelPlan make_plan(const MkModelOptions& o) {
   MkModelPlan p;
   p.spec = apply_shape(o);
   p.spec.type = parse_type(o.type);
-  p.spec.tied_classifier = !o.untied;
+  if (o.untied) p.spec.tied_classifier = false;  // a preset may be untied already
   p.spec.seed = o.seed;
   apply_vocab(o, p);
   apply_format(o, p);
@@ -198,9 +198,9 @@ void add_mkmodel_command(CLI::App& app) {
   o->version_option = cmd->add_option("--llama2c-version", o->llama2c_version, "llama2.c version 0, 1 or 2 (int8 implies 2)");
   cmd->add_option("--vocab", o->vocab_path,
                   "tokenizer.bin or GGUF whose vocabulary is embedded in a GGUF output (llama2.c: only its size is checked)");
-  cmd->add_flag("--untied", o->untied, "Separate classifier instead of sharing the token embedding");
+  cmd->add_flag("--untied", o->untied, "Separate classifier instead of sharing the token embedding (tinyllama has one anyway)");
   cmd->add_option("--seed", o->seed, "Weight seed (default 1)");
   cmd->callback([o] { run_mkmodel(*o); });
 }
 
-}  // namespace bf
+}  // namespace bf::cli

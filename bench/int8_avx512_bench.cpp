@@ -1,0 +1,227 @@
+// int8 AVX-512 / AMX matmul variants: weight streaming (GB/s, n_tokens = 1) against this
+// machine's single-thread read bandwidth, and prompt throughput (GOP/s, 2 ops per MAC)
+// against the peak of vpdpbusd zmm, plus whole-model token steps of the stories models.
+#include <benchmark/benchmark.h>
+#include <immintrin.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cpu/cpu.h"
+#include "kernels/quantize.h"
+#include "kernels/variant.h"
+
+namespace bf {
+namespace {
+
+constexpr size_t kGiB = size_t{1} << 30;
+
+struct FreeDeleter {
+  void operator()(uint8_t* p) const { std::free(p); }
+};
+using Buffer = std::unique_ptr<uint8_t[], FreeDeleter>;
+
+Buffer alloc64(size_t bytes) {
+  auto* p = static_cast<uint8_t*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
+  std::memset(p, 1, bytes);  // fault every page in before timing
+  return Buffer(p);
+}
+
+// ---- machine limits --------------------------------------------------------------
+
+__attribute__((target("avx512f"))) int64_t stream_sum(const uint8_t* p, size_t bytes) {
+  __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+  for (size_t i = 0; i < bytes; i += 256) {
+    a0 = _mm512_add_epi64(a0, _mm512_load_si512(p + i));
+    a1 = _mm512_add_epi64(a1, _mm512_load_si512(p + i + 64));
+    a2 = _mm512_add_epi64(a2, _mm512_load_si512(p + i + 128));
+    a3 = _mm512_add_epi64(a3, _mm512_load_si512(p + i + 192));
+  }
+  return _mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(a0, a1), _mm512_add_epi64(a2, a3)));
+}
+
+// Read bandwidth from DRAM: a streaming sum over 1 GiB, each thread its own half.
+void BM_ReadBandwidth(benchmark::State& s) {
+  if (!CpuInfo::host().avx512f) return s.SkipWithError("no avx512f");
+  static Buffer buf = alloc64(kGiB);
+  const size_t part = kGiB / static_cast<size_t>(s.threads());
+  const uint8_t* p = buf.get() + part * static_cast<size_t>(s.thread_index());
+  for (auto _ : s) benchmark::DoNotOptimize(stream_sum(p, part));
+  s.SetBytesProcessed(static_cast<int64_t>(s.iterations() * part));
+}
+BENCHMARK(BM_ReadBandwidth)->Unit(benchmark::kMillisecond)->UseRealTime()->Threads(1)->Threads(2);
+
+// Peak 8-bit multiply-accumulate rate: independent vpdpbusd zmm chains, registers only.
+__attribute__((target("avx512f,avx512vnni"))) __m512i vnni_loop(int64_t n, __m512i a, __m512i b) {
+  __m512i c[12];
+  for (int i = 0; i < 12; ++i) c[i] = _mm512_set1_epi32(i);
+  for (int64_t k = 0; k < n; ++k)
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; ++i) c[i] = _mm512_dpbusd_epi32(c[i], a, b);
+  __m512i s = c[0];
+  for (int i = 1; i < 12; ++i) s = _mm512_add_epi32(s, c[i]);
+  return s;
+}
+
+void BM_VnniPeak(benchmark::State& s) {
+  if (!CpuInfo::host().has(IsaLevel::Avx512Vnni)) return s.SkipWithError("no avx512vnni");
+  constexpr int64_t kIters = 1 << 20;
+  alignas(64) uint8_t bytes[128];
+  for (int i = 0; i < 128; ++i) bytes[i] = static_cast<uint8_t>(i);
+  for (auto _ : s) {
+    __m512i r;
+    std::memcpy(&r, bytes, 64);
+    __m512i q;
+    std::memcpy(&q, bytes + 64, 64);
+    benchmark::DoNotOptimize(vnni_loop(kIters, r, q));
+  }
+  s.counters["GOP/s"] = benchmark::Counter(static_cast<double>(s.iterations()) * kIters * 12 * 64 * 2 / 1e9,
+                                           benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_VnniPeak);
+
+// ---- matmuls ---------------------------------------------------------------------
+
+struct Shape {
+  const char* name;
+  int64_t rows, cols;
+};
+
+// A weight repacked once and copied until the copies exceed the last-level cache when
+// `from_dram`, so that a token step streams from DRAM as it does in a large model.
+struct Packed {
+  const Variant* v = nullptr;
+  Buffer copies;
+  size_t stride = 0, n_copies = 1, bytes = 0;
+  ptrdiff_t scales_at = -1;  // w_scales - w, or -1
+  int group = 0;
+};
+
+Packed pack(const Variant& v, DType type, const Shape& sh, bool from_dram) {
+  std::mt19937 rng(42);
+  std::normal_distribution<float> n(0.0f, 0.05f);
+  std::vector<float> f(static_cast<size_t>(sh.rows * sh.cols));
+  for (float& x : f) x = n(rng);
+  std::vector<uint8_t> data;
+  std::vector<float> scales;
+  TensorView t;
+  t.type = type;
+  t.rows = sh.rows;
+  t.cols = sh.cols;
+  if (type == DType::Q8_0) {
+    data.resize(f.size() / 32 * sizeof(BlockQ8_0));
+    quantize_row_q8_0(f.data(), reinterpret_cast<BlockQ8_0*>(data.data()), static_cast<int64_t>(f.size()));
+  } else if (type == DType::Q4_0) {
+    data.resize(f.size() / 32 * sizeof(BlockQ4_0));
+    quantize_row_q4_0(f.data(), reinterpret_cast<BlockQ4_0*>(data.data()), static_cast<int64_t>(f.size()));
+  } else {
+    t.group = sh.cols % 64 == 0 ? 64 : 32;
+    data.resize(f.size());
+    scales.resize(f.size() / t.group);
+    quantize_i8g(f.data(), reinterpret_cast<int8_t*>(data.data()), scales.data(), static_cast<int64_t>(f.size()),
+                 t.group);
+    t.scales = scales.data();
+  }
+  t.data = data.data();
+  PackedWeight pw;
+  v.repack(t, pw);
+  Packed p;
+  p.v = &v;
+  p.group = t.group;
+  p.bytes = pw.bytes;
+  p.stride = (pw.bytes + 4095) / 4096 * 4096;
+  if (from_dram) p.n_copies = (512u << 20) / p.stride + 1;
+  p.copies = alloc64(p.stride * p.n_copies);
+  for (size_t i = 0; i < p.n_copies; ++i) std::memcpy(p.copies.get() + i * p.stride, pw.w, pw.bytes);
+  if (pw.w_scales)
+    p.scales_at = reinterpret_cast<const uint8_t*>(pw.w_scales) - static_cast<const uint8_t*>(pw.w);
+  return p;
+}
+
+struct Acts {
+  std::vector<int8_t> qs;
+  std::vector<float> d;
+  std::vector<int32_t> sum;
+  Acts(int n_tokens, int64_t cols)
+      : qs(static_cast<size_t>(n_tokens * cols), 3), d(qs.size() / 32, 0.01f), sum(qs.size() / 32, 96) {}
+};
+
+MatmulArgs args_for(const Packed& p, const Shape& sh, Acts& x, std::vector<float>& out, int n_tokens, size_t copy) {
+  MatmulArgs a{};
+  const uint8_t* w = p.copies.get() + copy * p.stride;
+  a.w = w;
+  a.w_scales = p.scales_at >= 0 ? reinterpret_cast<const float*>(w + p.scales_at) : nullptr;
+  a.xq = {x.qs.data(), x.d.data(), x.sum.data()};
+  a.out = out.data();
+  a.rows = sh.rows;
+  a.cols = sh.cols;
+  a.out_stride = sh.rows;
+  a.n_tokens = n_tokens;
+  a.group = p.group;
+  return a;
+}
+
+// Threads split the rows at a row-group boundary, as the runner would.
+void BM_Matmul(benchmark::State& s, std::string variant, DType type, Shape sh, int n_tokens) {
+  static const KernelRegistry registry = KernelRegistry::builtin();
+  const Variant* v = registry.find(variant);
+  if (!v || !v->runs_on(CpuInfo::host())) return s.SkipWithError("variant not usable on this CPU");
+  static std::shared_ptr<Packed> shared;  // one packing for all threads of a run
+  if (s.thread_index() == 0) shared = std::make_shared<Packed>(pack(*v, type, sh, n_tokens == 1));
+  Acts x(n_tokens, sh.cols);
+  std::vector<float> out(static_cast<size_t>(n_tokens * sh.rows));
+  const int64_t half = (sh.rows / 2 + 15) / 16 * 16;
+  const int64_t begin = s.threads() == 1 ? 0 : s.thread_index() * half;
+  const int64_t end = s.threads() == 1 || s.thread_index() == 1 ? sh.rows : half;
+  size_t copy = 0;
+  for (auto _ : s) {
+    const Packed& p = *shared;
+    const MatmulArgs a = args_for(p, sh, x, out, n_tokens, copy);
+    v->fn(&a, begin, end);
+    copy = copy + 1 == p.n_copies ? 0 : copy + 1;
+  }
+  const double frac = static_cast<double>(end - begin) / static_cast<double>(sh.rows);
+  s.SetBytesProcessed(static_cast<int64_t>(static_cast<double>(s.iterations()) * shared->bytes * frac));
+  s.counters["GOP/s"] = benchmark::Counter(static_cast<double>(s.iterations()) * 2.0 * (end - begin) * sh.cols *
+                                               n_tokens / 1e9,
+                                           benchmark::Counter::kIsRate);
+}
+
+const Shape kTokenShapes[] = {
+    {"15M.wq", 288, 288},         {"15M.w1", 768, 288},          {"15M.w2", 288, 768},
+    {"110M.wq", 768, 768},        {"110M.w1", 2048, 768},        {"110M.w2", 768, 2048},
+    {"110M.cls", 32000, 768},     {"tiny.wq", 2048, 2048},       {"tiny.wk", 256, 2048},
+    {"tiny.w1", 5632, 2048},      {"tiny.w2", 2048, 5632},       {"tiny.cls", 32000, 2048},
+};
+const Shape kPromptShapes[] = {{"110M.wq", 768, 768}, {"110M.w1", 2048, 768}, {"tiny.wq", 2048, 2048}, {"tiny.w2", 2048, 5632}};
+
+struct TypeName {
+  DType type;
+  const char* name;
+};
+const TypeName kTypes[] = {{DType::Q8_0, "q8_0"}, {DType::Q4_0, "q4_0"}, {DType::I8G, "i8g"}};
+
+[[maybe_unused]] const bool registered = [] {
+  for (const TypeName& t : kTypes)
+    for (const char* isa : {"avx512", "avx512vnni", "amx"}) {
+      const std::string v = std::string("matmul.") + t.name + "." + isa + ".r16";
+      for (const Shape& sh : kTokenShapes)
+        benchmark::RegisterBenchmark(("int8_avx512/" + v + "/" + sh.name + "/T1").c_str(), BM_Matmul, v, t.type, sh, 1)
+            ->UseRealTime()
+            ->Threads(1)
+            ->Threads(2);
+      for (const Shape& sh : kPromptShapes)
+        benchmark::RegisterBenchmark(("int8_avx512/" + v + "/" + sh.name + "/T128").c_str(), BM_Matmul, v, t.type, sh,
+                                     128)
+            ->UseRealTime()
+            ->Unit(benchmark::kMicrosecond);
+    }
+  return true;
+}();
+
+}  // namespace
+}  // namespace bf

@@ -1,8 +1,0 @@
-#include "kernels/families.h"
-#include "kernels/variant.h"
-
-namespace bf {
-
-void add_reference_variants(KernelRegistry&) {}
-
-}  // namespace bf
