@@ -51,7 +51,7 @@ TEST(PerfBounds, ReadBandwidthIsPositiveAndFinite) {
   EXPECT_GT(bw.gbs, 0.1);     // any machine that runs an LLM reads faster than 100 MB/s
   EXPECT_LT(bw.gbs, 10000.0);  // and slower than 10 TB/s: a larger figure means the reads were skipped
   EXPECT_GE(bw.buffer_bytes, uint64_t{64} << 20);
-  EXPECT_GE(bw.passes, 3);
+  EXPECT_GE(bw.passes, 5);
   EXPECT_LE(bw.passes, 7);
 }
 

@@ -245,10 +245,11 @@ void print_text(const BenchReport& r) {
   if (r.gen_tokens > 0)
     std::printf("generation:  %10.2f tok/s (median of %d, %d tokens) = %.1f %% of the bandwidth bound\n", r.gen_tok_s,
                 r.repeats, r.gen_tokens, r.gen_pct());
-  std::printf("bandwidth:   %10.2f GB/s read (%.2f GiB buffer, best of %d passes, %d threads)\n", r.bandwidth.gbs,
-              r.bandwidth.buffer_bytes / 1073741824.0, r.bandwidth.passes, r.threads);
+  const char* plural = r.threads == 1 ? "" : "s";
+  std::printf("bandwidth:   %10.2f GB/s read (%.2f GiB buffer, best of %d passes, %d thread%s)\n", r.bandwidth.gbs,
+              r.bandwidth.buffer_bytes / 1073741824.0, r.bandwidth.passes, r.threads, plural);
   std::printf("bound:       %10.2f tok/s (bytes per token / bandwidth)\n", r.bound_tok_s());
-  std::printf("int8 peak:   %10.1f GOP/s (%s, %d threads)\n", r.peak_gops, r.peak_kernel.c_str(), r.threads);
+  std::printf("int8 peak:   %10.1f GOP/s (%s, %d thread%s)\n", r.peak_gops, r.peak_kernel.c_str(), r.threads, plural);
 }
 
 // ---- the run ----

@@ -27,7 +27,7 @@ uint64_t bandwidth_buffer_bytes(const CpuInfo& cpu);
 
 // Read bandwidth with every thread of `pool`, each reading several interleaved streams
 // with the widest loads `cpu` has, over a buffer of bandwidth_buffer_bytes(cpu) whose
-// pages are faulted in first. Best of `passes` passes, fewer (but at least 3) once about
+// pages are faulted in first. Best of `passes` passes, fewer (but at least 5) once about
 // 2 s are spent, fault-in included. Falls back to a smaller buffer if 1 GiB cannot be
 // mapped (buffer_bytes says which).
 Bandwidth measure_read_bandwidth(ThreadPool& pool, const CpuInfo& cpu = CpuInfo::host(), int passes = 7);
