@@ -55,7 +55,7 @@ for preset in $presets; do
   for type in q8_0 q4_0; do
     file=$cache/$preset-$type.gguf
     if [ ! -f "$file" ]; then
-      "$bin" mkmodel --preset "$preset" --type "$type" --vocab "$vocab" -o "$file.tmp" >/dev/null
+      "$bin" mkmodel --preset "$preset" --type "$type" --format gguf --vocab "$vocab" -o "$file.tmp" >/dev/null
       mv "$file.tmp" "$file"
     fi
     for threads in 1 2; do
