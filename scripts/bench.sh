@@ -1,27 +1,66 @@
 #!/usr/bin/env bash
-# Prints the README's performance table: `bareflow bench` on mkmodel models of the
-# stories15M and stories110M shapes, F32 / Q8_0 / Q4_0, with 1 and 2 threads.
-# Models are generated once into $BENCH_MODELS (default build/bench-models).
-# usage: scripts/bench.sh [bareflow binary]
+# Prints the README's performance table: `bareflow bench -p 128 -n 64 -r 3` on mkmodel
+# models of the stories15M, stories110M and TinyLlama-1.1B shapes, Q8_0 and Q4_0, with
+# 1 and 2 threads; prompt (batched) as % of the int8 compute bound, generation as % of
+# the read-bandwidth bound, both measured by bench in the same run.
+#
+# usage: scripts/bench.sh [--quick] [--bin PATH] [-- extra bench options, e.g. --max-isa avx2]
+#   --quick   stories15M and stories110M only (TinyLlama's Q8_0 file alone is 1.2 GB)
+# Models are written once into $BENCH_CACHE (default /tmp/bareflow-bench), outside the
+# repository. Needs python3 to read bench's JSON.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin=${1:-$root/build/src/cli/bareflow}
-models=${BENCH_MODELS:-$root/build/bench-models}
+bin=$root/build/src/cli/bareflow
+presets="stories15M stories110M tinyllama"
+extra=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick) presets="stories15M stories110M" ;;
+    --bin) bin=$2; shift ;;
+    --) shift; extra=("$@"); break ;;
+    *) echo "usage: $0 [--quick] [--bin PATH] [-- bench options]" >&2; exit 2 ;;
+  esac
+  shift
+done
+cache=${BENCH_CACHE:-/tmp/bareflow-bench}
 shared=${BAREFLOW_SHARED:-$root/../shared}
 vocab=$shared/models/llama2-tokenizer/tokenizer.bin
-mkdir -p "$models"
+mkdir -p "$cache"
 
-echo "| model | type | threads | prompt tok/s | generation tok/s | read bandwidth GB/s | bound tok/s | of bound |"
+# One table row from bench's JSON on stdin; the CPU (once) and each run's bounds go to stderr.
+row() {
+  python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+name, wtype, first = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+def f(v, fmt):
+    return "n/a" if v is None else fmt % v
+if first:
+    c = j["cpu"]
+    print("CPU: %s (%s), kernels at %s" % (c["brand"] or c["vendor"], c["level"], j["isa"]), file=sys.stderr)
+print("%s %s T=%d: read bandwidth %s GB/s (bound %s tok/s), int8 peak %s GOP/s (%s)" % (
+    name, wtype, j["threads"], f(j["bandwidth"]["gb_s"], "%.1f"), f(j["bandwidth"]["bound_tok_s"], "%.1f"),
+    f(j["int8_peak"]["gop_s"], "%.0f"), j["int8_peak"]["kernel"]), file=sys.stderr)
+matmuls = ", ".join(v["name"] for v in j["variants"] if v["name"].startswith("matmul."))
+print("| %s | %s | %d | %s | %s | %s | %s | %s |" % (
+    name, wtype, j["threads"], f(j["prompt"]["tok_s"], "%.1f"), f(j["prompt"]["pct_of_bound"], "%.0f%%"),
+    f(j["generation"]["tok_s"], "%.1f"), f(j["generation"]["pct_of_bound"], "%.0f%%"), matmuls))
+' "$@"
+}
+
+echo "| model | type | threads | prompt tok/s | % of compute bound | generation tok/s | % of bandwidth bound | matmul variants |"
 echo "|---|---|---|---|---|---|---|---|"
-for preset in stories15M stories110M; do
-  for type in f32 q8_0 q4_0; do
-    file=$models/$preset-$type.gguf
-    [ -f "$file" ] || "$bin" mkmodel --preset "$preset" --type "$type" --vocab "$vocab" -o "$file" 2>/dev/null
+first=1
+for preset in $presets; do
+  for type in q8_0 q4_0; do
+    file=$cache/$preset-$type.gguf
+    if [ ! -f "$file" ]; then
+      "$bin" mkmodel --preset "$preset" --type "$type" --format gguf --vocab "$vocab" -o "$file.tmp" >/dev/null
+      mv "$file.tmp" "$file"
+    fi
     for threads in 1 2; do
-      out=$("$bin" bench -m "$file" -t "$threads" -p 32 -n 32 -r 3)
-      field() { awk -v k="$1" '$1 == k":" {print $2}' <<<"$out"; }
-      printf '| %s | %s | %s | %s | %s | %s | %s | %s%% |\n' "$preset" "$type" "$threads" "$(field prompt)" \
-        "$(field generation)" "$(field bandwidth)" "$(field bound)" "$(field achieved)"
+      "$bin" bench -m "$file" -t "$threads" -p 128 -n 64 -r 3 --json ${extra[@]+"${extra[@]}"} | row "$preset" "$type" "$first"
+      first=0
     done
   done
 done
