@@ -103,8 +103,9 @@ TEST(PerfBounds, HigherLevelsAreNotSlower) {
     if (level == IsaLevel::Avx512 && cpu.avx_vnni) continue;
     EXPECT_GE(gops, 0.85 * peaks.at(below)) << level_name(level) << " vs " << level_name(below);
   }
-  if (peaks.count(IsaLevel::Avx512Vnni))
+  if (peaks.count(IsaLevel::Avx512Vnni)) {
     EXPECT_GE(peaks.at(IsaLevel::Avx512Vnni), 0.85 * peaks.at(IsaLevel::Avx2)) << "avx512vnni vs avx2";
+  }
 }
 
 TEST(PerfBounds, Int8PeakRefusesALevelTheCpuLacks) {
@@ -326,8 +327,9 @@ class PerfBenchCommand : public ::testing::Test {
   void SetUp() override {
     MkModelSpec s = test::small_model_spec(7, "bench \"tiny\"\\model");  // a name that needs escaping
     s.type = DType::Q8_0;
-    // A path with a quote, a backslash and a tab: the emitter must escape all three.
-    model_ = dir_.file("tiny \"q8\"\\\t.gguf");
+    // A path with a quote, a backslash and a tab, which the emitter must escape, and a
+    // two-byte UTF-8 character, which it must pass through.
+    model_ = dir_.file("tiny \"q8\"\\\t\xc3\xa9.gguf");
     write_gguf_model(model_, s, nullptr);
   }
 

@@ -108,7 +108,7 @@ void append_json_string(std::string& out, std::string_view s) {
     } else {
       // Length from the lead byte; continuation bytes 10xxxxxx; no overlong forms,
       // surrogates or code points above U+10FFFF.
-      const int len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
+      const int len = c >= 0xf8 ? 0 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
       uint32_t cp = len == 4 ? c & 0x07 : len == 3 ? c & 0x0f : c & 0x1f;
       bool ok = len > 0 && i + len <= s.size();
       for (int k = 1; ok && k < len; ++k) {

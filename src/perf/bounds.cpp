@@ -240,17 +240,17 @@ std::string_view int8_peak_kernel(IsaLevel level, const CpuInfo& cpu) { return p
 double measure_int8_peak(ThreadPool& pool, IsaLevel level, const CpuInfo& cpu, int runs) {
   if (!cpu.has(level)) throw std::invalid_argument("int8 peak: CPU lacks " + std::string(isa_level_name(level)));
   const PeakLoop& loop = peak_loop(level, cpu);
-  // A unit of about 0.5 ms on this core (the first call also warms the vector unit
+  // A unit of about 0.25 ms on this core (the first call also warms the vector unit
   // up): a run of four units per thread is short enough to often find every thread's
   // core free on a shared machine, and long enough that the pool's overhead vanishes.
   constexpr int64_t kProbe = 1 << 14;
   const double t0 = seconds_now();
   loop.run(kProbe);
   const double probe_s = std::max(seconds_now() - t0, 1e-6);
-  const int64_t iters = std::clamp<int64_t>(static_cast<int64_t>(kProbe * 0.5e-3 / probe_s), kProbe, int64_t{1} << 28);
+  const int64_t iters = std::clamp<int64_t>(static_cast<int64_t>(kProbe * 0.25e-3 / probe_s), kProbe, int64_t{1} << 28);
   const int64_t units = int64_t{4} * pool.size();
   const double ops = 2.0 * loop.macs * kChains * static_cast<double>(iters) * units;
-  return best_rate(runs, 1000, 0.3, ops / 1e9, [&] {
+  return best_rate(runs, 1000, 0.5, ops / 1e9, [&] {
     pool.parallel_for(units, 1, [&](int64_t b, int64_t e) {
       for (int64_t u = b; u < e; ++u) loop.run(iters);
     });

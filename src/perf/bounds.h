@@ -37,8 +37,8 @@ std::string_view int8_peak_kernel(IsaLevel level, const CpuInfo& cpu);
 
 // Peak 8-bit multiply-accumulate rate in GOP/s (2 ops per MAC) of the instructions an
 // integer kernel of `level` uses, from a register-only loop of independent
-// accumulator chains on every thread of `pool`: the best of at least `runs` runs of a
-// few ms, more while under about 0.3 s. Throws std::invalid_argument if `cpu` lacks
+// accumulator chains on every thread of `pool`: the best of at least `runs` runs of about
+// 1 ms, more while under about 0.5 s. Throws std::invalid_argument if `cpu` lacks
 // `level`.
 double measure_int8_peak(ThreadPool& pool, IsaLevel level, const CpuInfo& cpu, int runs = 7);
 
