@@ -296,7 +296,8 @@ TEST_P(Int8Avx2Matmul, RowRangesStartAndEndInsideAnInterleaveGroup) {
   Weights w = make_weights(c.type, rows, cols, c.group, rng);
   for (int n_tokens : {1, 4, 9}) {
     Acts x = random_acts(n_tokens, cols, rng);
-    for (auto [begin, end] : {std::pair<int64_t, int64_t>{3, 5}, {5, 21}, {17, 31}, {13, 77}, {0, 70}, {9, 10}, {64, 77}}) {
+    const std::pair<int64_t, int64_t> ranges[] = {{3, 5}, {5, 21}, {17, 31}, {13, 77}, {0, 70}, {9, 10}, {64, 77}};
+    for (auto [begin, end] : ranges) {
       check(w, x, run(v, w, x, n_tokens, begin, end), n_tokens, begin, end);
       // The same range cut as threads would cut it, at points inside groups.
       check(w, x, run(v, w, x, n_tokens, begin, end, {begin + 1, begin + 6, begin + 15, begin + 40}), n_tokens, begin,
@@ -352,7 +353,8 @@ TEST_P(Int8Avx2Matmul, WithinActivationQuantizationBoundOfF32Dot) {
         bound += std::fabs(wi) * x.d[(t * cols + i) / kQBlock] / 2;
       }
       const Expected e = oracle(w, x, r, t);
-      ASSERT_NEAR(res.out[t * res.stride + r], exact, bound + 1e-5 * e.magnitude + 1e-6) << "row " << r << " token " << t;
+      ASSERT_NEAR(res.out[t * res.stride + r], exact, bound + 1e-5 * e.magnitude + 1e-6)
+          << "row " << r << " token " << t;
     }
 }
 
