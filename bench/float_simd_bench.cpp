@@ -139,11 +139,16 @@ void bm_swiglu(benchmark::State& state, const Variant* v, int64_t n) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * n * 8);
 }
 
-// Buffers of the small-op benchmarks: live for the whole run.
-std::vector<float>& scratch(size_t i, size_t n) {
-  static std::vector<std::vector<float>> bufs(8);
-  if (bufs[i].size() < n) bufs[i] = random_floats(n, static_cast<uint32_t>(i + 10));
-  return bufs[i];
+// Buffers of the small-op benchmarks: allocated once at the largest size and never
+// moved, since the registered arguments point into them.
+float* scratch(size_t i) {
+  constexpr size_t kMaxDim = 8192;
+  static std::vector<std::vector<float>> bufs = [] {
+    std::vector<std::vector<float>> b;
+    for (uint32_t k = 0; k < 8; ++k) b.push_back(random_floats(kMaxDim, k + 10));
+    return b;
+  }();
+  return bufs[i].data();
 }
 
 void register_level(IsaLevel isa) {
@@ -181,14 +186,14 @@ void register_level(IsaLevel isa) {
     static std::vector<int8_t> qs(2048);
     static std::vector<float> qd(64);
     static std::vector<int32_t> qsum(64);
-    RmsNormArgs rn{scratch(0, dim).data(), scratch(1, dim).data(), scratch(2, dim).data(), dim, 1e-5f, 1};
+    RmsNormArgs rn{scratch(0), scratch(1), scratch(2), dim, 1e-5f, 1};
     benchmark::RegisterBenchmark((find("rmsnorm.f32")->name + d).c_str(), bm_op<RmsNormArgs>, find("rmsnorm.f32"), rn,
                                  1, dim * 4);
-    QuantizeArgs qa{scratch(0, dim).data(), {qs.data(), qd.data(), qsum.data()}, dim, 1};
+    QuantizeArgs qa{scratch(0), {qs.data(), qd.data(), qsum.data()}, dim, 1};
     benchmark::RegisterBenchmark((find("quantize.f32")->name + d).c_str(), bm_op<QuantizeArgs>, find("quantize.f32"), qa,
                                  1, dim * 4);
     const int heads = static_cast<int>(dim / 64);
-    RopeArgs ra{scratch(3, dim).data(), scratch(4, dim).data(), 1000, 1, heads, heads, 64, 64, 10000.0f};
+    RopeArgs ra{scratch(3), scratch(4), 1000, 1, heads, heads, 64, 64, 10000.0f};
     benchmark::RegisterBenchmark((find("rope.f32")->name + d).c_str(), bm_op<RopeArgs>, find("rope.f32"), ra, 1,
                                  dim * 8);
   }
