@@ -75,13 +75,26 @@ TEST_P(MatmulTest, F32InputMatchesDequantizeThenMultiply) {
 // With 8-bit input the result is the dot of the dequantized row and the dequantized
 // input; and it stays within the activation rounding (|x - q d| <= d/2 per element)
 // of the f32-input result.
-TEST_P(MatmulTest, Q8InputMatchesDequantizedActivations) {
+KernelFn q8_reference(const MatmulCase& c) {
+  if (c.type == DType::Q8_0) return ref::matmul_q8_0_q8;
+  if (c.type == DType::Q4_0) return ref::matmul_q4_0_q8;
+  if (c.type == DType::I8G && c.group % kQBlock == 0) return ref::matmul_i8g_q8;
+  return nullptr;  // no 8-bit-input form
+}
+
+// The cases whose type and shape have an 8-bit-input form.
+std::vector<MatmulCase> q8_cases() {
+  std::vector<MatmulCase> out;
+  for (const MatmulCase& c : matmul_cases())
+    if (q8_reference(c)) out.push_back(c);
+  return out;
+}
+
+class Q8MatmulTest : public ::testing::TestWithParam<MatmulCase> {};
+
+TEST_P(Q8MatmulTest, Q8InputMatchesDequantizedActivations) {
   const MatmulCase c = GetParam();
-  KernelFn fn = c.type == DType::Q8_0 ? ref::matmul_q8_0_q8
-                : c.type == DType::Q4_0 ? ref::matmul_q4_0_q8
-                : c.type == DType::I8G && c.group % kQBlock == 0 ? ref::matmul_i8g_q8
-                                                                 : nullptr;
-  if (!fn) GTEST_SKIP() << dtype_name(c.type) << " has no 8-bit-input form for this shape";
+  KernelFn fn = q8_reference(c);
   std::mt19937 rng(static_cast<uint32_t>(c.rows * 31 + c.cols * 3 + static_cast<int>(c.type)));
   test::OwnedTensor w = test::random_weights(c.type, c.rows, c.cols, rng, c.group);
   const int n_tokens = 2;
@@ -113,6 +126,7 @@ std::string case_name(const ::testing::TestParamInfo<MatmulCase>& info) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, MatmulTest, ::testing::ValuesIn(matmul_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(Shapes, Q8MatmulTest, ::testing::ValuesIn(q8_cases()), case_name);
 
 TEST(Quantize, BlocksFollowTheStatedRule) {
   std::mt19937 rng(5);
