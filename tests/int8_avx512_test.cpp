@@ -181,7 +181,8 @@ struct Case {
   const char* name;
   int group;
 };
-const Case kCases[] = {{DType::Q8_0, "q8_0", 0}, {DType::Q4_0, "q4_0", 0}, {DType::I8G, "i8g", 64}, {DType::I8G, "i8g", 32}};
+const Case kCases[] = {
+    {DType::Q8_0, "q8_0", 0}, {DType::Q4_0, "q4_0", 0}, {DType::I8G, "i8g", 64}, {DType::I8G, "i8g", 32}};
 
 class Int8Avx512 : public ::testing::TestWithParam<Tier> {
  protected:
