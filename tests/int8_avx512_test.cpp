@@ -181,7 +181,8 @@ struct Case {
   const char* name;
   int group;
 };
-const Case kCases[] = {{DType::Q8_0, "q8_0", 0}, {DType::Q4_0, "q4_0", 0}, {DType::I8G, "i8g", 64}, {DType::I8G, "i8g", 32}};
+const Case kCases[] = {
+    {DType::Q8_0, "q8_0", 0}, {DType::Q4_0, "q4_0", 0}, {DType::I8G, "i8g", 64}, {DType::I8G, "i8g", 32}};
 
 class Int8Avx512 : public ::testing::TestWithParam<Tier> {
  protected:
@@ -219,8 +220,9 @@ void check_rows(const Weight& w, const Acts& x, const Harness& run, int64_t begi
 }
 
 TEST_P(Int8Avx512, MatchesIntegerOracleOverShapesTokensAndSplits) {
-  // (rows, cols): below one row group, exactly one, odd counts, stories15M-like.
-  const int64_t shapes[][2] = {{1, 64}, {5, 64}, {16, 128}, {17, 192}, {33, 288}, {40, 768}};
+  // (rows, cols): below one row group, exactly one, odd counts, stories15M-like, and
+  // 10 row groups (sets of 4, 4 and 2 interleaved groups) cut inside the sets.
+  const int64_t shapes[][2] = {{1, 64}, {5, 64}, {16, 128}, {17, 192}, {33, 288}, {40, 768}, {150, 64}};
   const int token_counts[] = {1, 2, 3, 4, 5, 7, 16, 17, 33};
   uint32_t seed = 1;
   for (const Case& c : kCases) {
