@@ -14,17 +14,7 @@
 namespace bf {
 namespace {
 
-// Rows of whole blocks and a hidden width that is not a multiple of 64, a separate
-// classifier, grouped-query attention.
-MkModelSpec spec() {
-  MkModelSpec s = test::small_model_spec(77, "levels");
-  s.dim = 128;
-  s.hidden_dim = 352;
-  s.vocab_size = 320;
-  s.seq_len = 96;
-  s.tied_classifier = false;
-  return s;
-}
+MkModelSpec spec() { return test::wide_model_spec(77, "levels", 96); }
 
 struct ModelCase {
   const char* name;

@@ -14,17 +14,7 @@
 namespace bf {
 namespace {
 
-// Wider than test::small_model_spec so quantization error builds up over real-sized rows,
-// with a separate classifier so both output paths are covered.
-MkModelSpec small_spec() {
-  MkModelSpec s = test::small_model_spec(1234, "formats");
-  s.dim = 128;
-  s.hidden_dim = 352;
-  s.vocab_size = 320;
-  s.seq_len = 64;
-  s.tied_classifier = false;
-  return s;
-}
+MkModelSpec small_spec() { return test::wide_model_spec(1234, "formats", 64); }
 
 // Logits of a fixed 24-token sequence, concatenated over positions.
 std::vector<float> run_sequence(const std::string& path) {

@@ -53,6 +53,19 @@ inline MkModelSpec small_model_spec(uint64_t seed, const std::string& name) {
   return s;
 }
 
+// Wider than small_model_spec so quantization error builds up over real-sized rows
+// (a hidden width that is not a multiple of 64), with a separate classifier so both
+// output paths are covered.
+inline MkModelSpec wide_model_spec(uint64_t seed, const std::string& name, int seq_len) {
+  MkModelSpec s = small_model_spec(seed, name);
+  s.dim = 128;
+  s.hidden_dim = 352;
+  s.vocab_size = 320;
+  s.seq_len = seq_len;
+  s.tied_classifier = false;
+  return s;
+}
+
 // One ../shared/golden/NAME.golden: run.c's greedy output for stories260K.
 struct Golden {
   std::string name, prompt, text;

@@ -206,17 +206,10 @@ void Forward::install(OpInstance& o, const Variant& v) {
 void Forward::install_best(bool reference) {
   const DType cache = kv_type_ == KvType::F16 ? DType::F16 : DType::F32;
   for (OpInstance* o : ops_) {
-    const TensorView* w = o->kind == OpKind::Matmul ? o->weight : nullptr;
-    const Variant* v = &registry_.best(o->kind, cpu_, w, reference);
-    // Cache ops read kv_type from their arguments; among the best level, prefer the
-    // variant written for this cache's element type.
-    if (!reference && (o->kind == OpKind::Attention || o->kind == OpKind::KvStore))
-      for (const Variant* c : registry_.candidates(o->kind, cpu_))
-        if (c->isa == v->isa && c->type == cache) {
-          v = c;
-          break;
-        }
-    install(*o, *v);
+    const bool matmul = o->kind == OpKind::Matmul;
+    const bool cache_op = o->kind == OpKind::Attention || o->kind == OpKind::KvStore;
+    install(*o, registry_.best(o->kind, cpu_, matmul ? o->weight : nullptr, reference,
+                               cache_op ? std::optional<DType>(cache) : std::nullopt));
   }
 }
 

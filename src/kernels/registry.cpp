@@ -63,13 +63,18 @@ std::vector<const Variant*> KernelRegistry::candidates(OpKind op, const CpuInfo&
   return out;
 }
 
-const Variant& KernelRegistry::best(OpKind op, const CpuInfo& cpu, const TensorView* weight,
-                                    bool reference_only) const {
+const Variant& KernelRegistry::best(OpKind op, const CpuInfo& cpu, const TensorView* weight, bool reference_only,
+                                    std::optional<DType> prefer) const {
   if (reference_only) {
     for (auto& v : variants_)
       if (v->reference && fits(*v, op, weight)) return *v;
   } else {
     auto c = candidates(op, cpu, weight);
+    if (!c.empty() && prefer) {
+      const IsaLevel top = c.front()->isa;
+      auto it = std::find_if(c.begin(), c.end(), [&](const Variant* v) { return v->isa == top && v->type == *prefer; });
+      if (it != c.end()) return **it;
+    }
     if (!c.empty()) return *c.front();
   }
   throw std::logic_error(std::string("no kernel variant for ") + op_kind_name(op));

@@ -8,6 +8,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -81,9 +82,11 @@ class KernelRegistry {
   // Usable variants for an op (and weight type/shape for Matmul), best first.
   std::vector<const Variant*> candidates(OpKind op, const CpuInfo& cpu, const TensorView* weight = nullptr) const;
 
-  // The best usable variant, or the reference when `reference_only`.
+  // The best usable variant, or the reference when `reference_only`. For ops whose
+  // kernels take several element types (the KV cache ops), `prefer` picks, among the
+  // variants of the best level, the one written for that type.
   const Variant& best(OpKind op, const CpuInfo& cpu, const TensorView* weight = nullptr,
-                      bool reference_only = false) const;
+                      bool reference_only = false, std::optional<DType> prefer = std::nullopt) const;
 
   const std::vector<std::unique_ptr<Variant>>& all() const { return variants_; }
 
