@@ -87,13 +87,7 @@ struct Weight {
     for (int64_t i = 0; i < r; ++i) {
       const float* xr = x.data() + i * c;
       uint8_t* out = data.data() + rb * static_cast<size_t>(i);
-      switch (t) {
-        case DType::F32: std::memcpy(out, xr, rb); break;
-        case DType::F16: quantize_row_f16(xr, reinterpret_cast<uint16_t*>(out), c); break;
-        case DType::Q8_0: quantize_row_q8_0(xr, reinterpret_cast<BlockQ8_0*>(out), c); break;
-        case DType::Q4_0: quantize_row_q4_0(xr, reinterpret_cast<BlockQ4_0*>(out), c); break;
-        case DType::I8G: break;
-      }
+      if (t != DType::I8G) quantize_row(t, xr, out, c);
     }
     values.resize(x.size());
     for (int64_t i = 0; i < r; ++i)

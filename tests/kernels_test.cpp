@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "kernels/reference.h"
+#include "kernels/variant.h"
 #include "test_weights.h"
 #include "util/f16.h"
 
@@ -29,18 +30,23 @@ std::vector<MatmulCase> matmul_cases() {
   for (int group : {4, 43}) cases.push_back({DType::I8G, 11, 172, group});
   cases.push_back({DType::I8G, 5, 256, 64});
   cases.push_back({DType::I8G, 5, 256, 128});
+  for (DType t : {DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::BF16})
+    for (int64_t cols : {32, 96, 288, 2080}) cases.push_back({t, 17, cols, 0});
+  cases.push_back({DType::BF16, 9, 13, 0});
+  for (DType t : {DType::Q4_K, DType::Q5_K, DType::Q6_K})
+    for (int64_t rows : {1, 17, 64})
+      for (int64_t cols : {256, 768, 2816}) cases.push_back({t, rows, cols, 0});
   return cases;
 }
 
+// The registry's reference variant (f32 input) and 8-bit-input reference of a type.
+const KernelRegistry& registry() {
+  static const KernelRegistry r = KernelRegistry::builtin();
+  return r;
+}
+
 KernelFn f32_reference(DType t) {
-  switch (t) {
-    case DType::F32: return ref::matmul_f32;
-    case DType::F16: return ref::matmul_f16;
-    case DType::Q8_0: return ref::matmul_q8_0;
-    case DType::Q4_0: return ref::matmul_q4_0;
-    case DType::I8G: return ref::matmul_i8g;
-  }
-  return nullptr;
+  return registry().find("matmul." + std::string(dtype_key(t)) + ".ref")->fn;
 }
 
 class MatmulTest : public ::testing::TestWithParam<MatmulCase> {};
@@ -76,10 +82,9 @@ TEST_P(MatmulTest, F32InputMatchesDequantizeThenMultiply) {
 // input; and it stays within the activation rounding (|x - q d| <= d/2 per element)
 // of the f32-input result.
 KernelFn q8_reference(const MatmulCase& c) {
-  if (c.type == DType::Q8_0) return ref::matmul_q8_0_q8;
-  if (c.type == DType::Q4_0) return ref::matmul_q4_0_q8;
-  if (c.type == DType::I8G && c.group % kQBlock == 0) return ref::matmul_i8g_q8;
-  return nullptr;  // no 8-bit-input form
+  const Variant* v = registry().find("matmul." + std::string(dtype_key(c.type)) + ".ref-q8");
+  if (!v || c.cols % kQBlock != 0 || (c.type == DType::I8G && c.group % kQBlock != 0)) return nullptr;
+  return v->fn;  // null: no 8-bit-input form
 }
 
 // The cases whose type and shape have an 8-bit-input form.

@@ -27,15 +27,10 @@ inline OwnedTensor random_weights(DType type, int64_t rows, int64_t cols, std::m
   for (int64_t r = 0; r < rows; ++r) {
     for (auto& x : row) x = u(rng);
     uint8_t* dst = o.data.data() + row_bytes(type, cols) * r;
-    switch (type) {
-      case DType::F32: std::memcpy(dst, row.data(), cols * 4); break;
-      case DType::F16: quantize_row_f16(row.data(), reinterpret_cast<uint16_t*>(dst), cols); break;
-      case DType::Q8_0: quantize_row_q8_0(row.data(), reinterpret_cast<BlockQ8_0*>(dst), cols); break;
-      case DType::Q4_0: quantize_row_q4_0(row.data(), reinterpret_cast<BlockQ4_0*>(dst), cols); break;
-      case DType::I8G:
-        quantize_i8g(row.data(), reinterpret_cast<int8_t*>(dst), o.scales.data() + r * cols / group, cols, group);
-        break;
-    }
+    if (type == DType::I8G)
+      quantize_i8g(row.data(), reinterpret_cast<int8_t*>(dst), o.scales.data() + r * cols / group, cols, group);
+    else
+      quantize_row(type, row.data(), dst, cols);
   }
   o.t.type = type;
   o.t.rows = rows;

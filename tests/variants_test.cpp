@@ -60,20 +60,9 @@ TEST(IsaLevels, ReportWhichRunHere) {
 
 // ---- Matmul ----
 
-const char* type_key(DType t) {
-  switch (t) {
-    case DType::F32: return "f32";
-    case DType::F16: return "f16";
-    case DType::Q8_0: return "q8_0";
-    case DType::Q4_0: return "q4_0";
-    case DType::I8G: return "i8g";
-  }
-  return "?";
-}
-
 // The reference with the same input kind: the f32 reference, or the 8-bit-input one.
 const Variant& reference_for(const Variant& v) {
-  std::string name = std::string("matmul.") + type_key(v.type) + (v.input == MatmulInput::Q8 ? ".ref-q8" : ".ref");
+  std::string name = "matmul." + std::string(dtype_key(v.type)) + (v.input == MatmulInput::Q8 ? ".ref-q8" : ".ref");
   const Variant* r = registry().find(name);
   if (!r) throw std::logic_error("no reference " + name);
   return *r;
@@ -95,8 +84,11 @@ std::vector<Shape> shapes_for(DType type) {
     s.push_back({7, 172, 43});
     s.push_back({7, 172, 4});
   }
-  if (type == DType::F32 || type == DType::F16)
+  if (type == DType::F32 || type == DType::F16 || type == DType::BF16)
     for (int64_t cols : {1, 7, 13, 172, 1001}) s.push_back({9, cols, 0});
+  if (block_elems(type) == kQK)  // K types: whole super-blocks only
+    for (int64_t rows : {1, 3, 8, 17, 33})
+      for (int64_t cols : {256, 1280, 2816}) s.push_back({rows, cols, 0});
   return s;
 }
 

@@ -19,8 +19,30 @@ void quantize_row_q8_0(const float* x, BlockQ8_0* out, int64_t n);
 // and q = min(15, (int8)(x / d + 8.5)); value = (q - 8) * d. n must be a multiple of kQBlock.
 void quantize_row_q4_0(const float* x, BlockQ4_0* out, int64_t n);
 
+// ggml Q4_1 / Q5_1: per block, d = (max - min) / 15 (31) and m = min;
+// q = (uint8)((x - min) / d + 0.5), clamped to the nibble (5-bit) range.
+void quantize_row_q4_1(const float* x, BlockQ4_1* out, int64_t n);
+void quantize_row_q5_1(const float* x, BlockQ5_1* out, int64_t n);
+
+// ggml Q5_0: as Q4_0 with d = max / -16 and q = min(31, (int8)(x / d + 16.5)).
+void quantize_row_q5_0(const float* x, BlockQ5_0* out, int64_t n);
+
+// K quants (kernels/quantize_k.cpp). n must be a multiple of kQK. Sub-block scales and
+// mins are chosen to minimise the squared error of the block; the output is a valid
+// ggml block, though not bit-identical to llama-quantize's search.
+void quantize_row_q4_k(const float* x, BlockQ4_K* out, int64_t n);
+void quantize_row_q5_k(const float* x, BlockQ5_K* out, int64_t n);
+void quantize_row_q6_k(const float* x, BlockQ6_K* out, int64_t n);
+
 // IEEE binary16, round to nearest even.
 void quantize_row_f16(const float* x, uint16_t* out, int64_t n);
+
+// bfloat16, round to nearest even; a NaN stays a (quiet) NaN.
+void quantize_row_bf16(const float* x, uint16_t* out, int64_t n);
+
+// One row of `n` floats to type `t` (any type but I8G), `out` holding row_bytes(t, n).
+// Throws std::invalid_argument on an illegal n or on I8G.
+void quantize_row(DType t, const float* x, void* out, int64_t n);
 
 // llama2.c export.py v2: per group of `group` elements, scale = max|x| / 127 and
 // q = round-half-even(x / scale) (0 for an all-zero group). n must be a multiple of
@@ -29,7 +51,14 @@ void quantize_i8g(const float* x, int8_t* q, float* scales, int64_t n, int group
 
 void dequantize_row_q8_0(const BlockQ8_0* x, float* out, int64_t n);
 void dequantize_row_q4_0(const BlockQ4_0* x, float* out, int64_t n);
+void dequantize_row_q4_1(const BlockQ4_1* x, float* out, int64_t n);
+void dequantize_row_q5_0(const BlockQ5_0* x, float* out, int64_t n);
+void dequantize_row_q5_1(const BlockQ5_1* x, float* out, int64_t n);
+void dequantize_row_q4_k(const BlockQ4_K* x, float* out, int64_t n);
+void dequantize_row_q5_k(const BlockQ5_K* x, float* out, int64_t n);
+void dequantize_row_q6_k(const BlockQ6_K* x, float* out, int64_t n);
 void dequantize_row_f16(const uint16_t* x, float* out, int64_t n);
+void dequantize_row_bf16(const uint16_t* x, float* out, int64_t n);
 void dequantize_i8g(const int8_t* q, const float* scales, float* out, int64_t n, int group);
 
 // One row of `n` elements of type `t` to f32. For I8G, `row` points at the int8 values,

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "kernels/families.h"
+#include "kernels/int_block.h"
 #include "kernels/quantize.h"
 #include "kernels/variant.h"
 #include "util/f16.h"
@@ -49,6 +50,30 @@ float dot_f16(const uint16_t* w, const float* x, int64_t n) {
     for (int k = 0; k < kLanes; ++k) acc[k] += t[w[j + k]] * x[j + k];
   float s = sum_lanes(acc);
   for (; j < n; ++j) s += t[w[j]] * x[j];
+  return s;
+}
+
+float dot_bf16(const uint16_t* w, const float* x, int64_t n) {
+  float acc[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int k = 0; k < kLanes; ++k) acc[k] += bf16_to_f32(w[j + k]) * x[j + k];
+  float s = sum_lanes(acc);
+  for (; j < n; ++j) s += bf16_to_f32(w[j]) * x[j];
+  return s;
+}
+
+// The newer block types, through their integer form (kernels/int_block.h): each block
+// dequantized to floats, then dotted.
+float dot_int_blocks(DType type, const uint8_t* w, const float* x, int64_t n) {
+  float s = 0;
+  for (int64_t b = 0; b < n / kQBlock; ++b, x += kQBlock) {
+    const IntBlock blk = int_block(type, w, b);
+    float acc[kLanes] = {};
+    for (int j = 0; j < kQBlock; j += kLanes)
+      for (int k = 0; k < kLanes; ++k) acc[k] += (blk.scale * static_cast<float>(blk.q[j + k]) + blk.offset) * x[j + k];
+    s += sum_lanes(acc);
+  }
   return s;
 }
 
@@ -134,6 +159,9 @@ void matmul_f32_input(const void* args, int64_t begin, int64_t end) {
       case DType::Q8_0: return dot_q8_0(reinterpret_cast<const BlockQ8_0*>(row.data), x, a.cols);
       case DType::Q4_0: return dot_q4_0(reinterpret_cast<const BlockQ4_0*>(row.data), x, a.cols);
       case DType::I8G: return dot_i8g(reinterpret_cast<const int8_t*>(row.data), row.scales, a.group, x, a.cols);
+      case DType::BF16: return dot_bf16(reinterpret_cast<const uint16_t*>(row.data), x, a.cols);
+      case DType::Q4_1: case DType::Q5_0: case DType::Q5_1: case DType::Q4_K: case DType::Q5_K: case DType::Q6_K:
+        return dot_int_blocks(kType, row.data, x, a.cols);
     }
     return 0.0f;
   });
@@ -193,6 +221,20 @@ float dot_i8g_q8(const MatmulArgs& a, RowView row, int32_t t) {
   return s;
 }
 
+// Every int_block type: dx * (scale * sum(q * xq) + offset * sum(xq)) per block.
+template <DType kType>
+float dot_int_blocks_q8(const MatmulArgs& a, RowView row, int32_t t) {
+  float s = 0;
+  for (int64_t b = 0; b < a.cols / kQBlock; ++b) {
+    const IntBlock w = int_block(kType, row.data, b);
+    const Q8Block x = q8_block(a, t, b);
+    int32_t isum = 0;
+    for (int j = 0; j < kQBlock; ++j) isum += w.q[j] * x.qs[j];
+    s += x.d * (w.scale * static_cast<float>(isum) + w.offset * static_cast<float>(x.sum));
+  }
+  return s;
+}
+
 template <DType kType, float (*kDot)(const MatmulArgs&, RowView, int32_t)>
 void matmul_q8_input(const void* args, int64_t begin, int64_t end) {
   const MatmulArgs& a = *static_cast<const MatmulArgs*>(args);
@@ -206,9 +248,22 @@ void matmul_f16(const void* a, int64_t b, int64_t e) { matmul_f32_input<DType::F
 void matmul_q8_0(const void* a, int64_t b, int64_t e) { matmul_f32_input<DType::Q8_0>(a, b, e); }
 void matmul_q4_0(const void* a, int64_t b, int64_t e) { matmul_f32_input<DType::Q4_0>(a, b, e); }
 void matmul_i8g(const void* a, int64_t b, int64_t e) { matmul_f32_input<DType::I8G>(a, b, e); }
+void matmul_bf16(const void* a, int64_t b, int64_t e) { matmul_f32_input<DType::BF16>(a, b, e); }
+void matmul_q4_1(const void* a, int64_t b, int64_t e) { matmul_f32_input<DType::Q4_1>(a, b, e); }
+void matmul_q5_0(const void* a, int64_t b, int64_t e) { matmul_f32_input<DType::Q5_0>(a, b, e); }
+void matmul_q5_1(const void* a, int64_t b, int64_t e) { matmul_f32_input<DType::Q5_1>(a, b, e); }
+void matmul_q4_k(const void* a, int64_t b, int64_t e) { matmul_f32_input<DType::Q4_K>(a, b, e); }
+void matmul_q5_k(const void* a, int64_t b, int64_t e) { matmul_f32_input<DType::Q5_K>(a, b, e); }
+void matmul_q6_k(const void* a, int64_t b, int64_t e) { matmul_f32_input<DType::Q6_K>(a, b, e); }
 void matmul_q8_0_q8(const void* a, int64_t b, int64_t e) { matmul_q8_input<DType::Q8_0, dot_q8_0_q8>(a, b, e); }
 void matmul_q4_0_q8(const void* a, int64_t b, int64_t e) { matmul_q8_input<DType::Q4_0, dot_q4_0_q8>(a, b, e); }
 void matmul_i8g_q8(const void* a, int64_t b, int64_t e) { matmul_q8_input<DType::I8G, dot_i8g_q8>(a, b, e); }
+void matmul_q4_1_q8(const void* a, int64_t b, int64_t e) { matmul_q8_input<DType::Q4_1, dot_int_blocks_q8<DType::Q4_1>>(a, b, e); }
+void matmul_q5_0_q8(const void* a, int64_t b, int64_t e) { matmul_q8_input<DType::Q5_0, dot_int_blocks_q8<DType::Q5_0>>(a, b, e); }
+void matmul_q5_1_q8(const void* a, int64_t b, int64_t e) { matmul_q8_input<DType::Q5_1, dot_int_blocks_q8<DType::Q5_1>>(a, b, e); }
+void matmul_q4_k_q8(const void* a, int64_t b, int64_t e) { matmul_q8_input<DType::Q4_K, dot_int_blocks_q8<DType::Q4_K>>(a, b, e); }
+void matmul_q5_k_q8(const void* a, int64_t b, int64_t e) { matmul_q8_input<DType::Q5_K, dot_int_blocks_q8<DType::Q5_K>>(a, b, e); }
+void matmul_q6_k_q8(const void* a, int64_t b, int64_t e) { matmul_q8_input<DType::Q6_K, dot_int_blocks_q8<DType::Q6_K>>(a, b, e); }
 
 MatmulArgs matmul_args(const TensorView& w, const float* x, Q8Rows xq, float* out, int n_tokens, int64_t out_stride) {
   MatmulArgs a{};
@@ -414,7 +469,20 @@ void add_reference_variants(KernelRegistry& r) {
   r.add(matmul_variant("matmul.q8_0.ref", DType::Q8_0, ref::matmul_q8_0, MatmulInput::F32));
   r.add(matmul_variant("matmul.q4_0.ref", DType::Q4_0, ref::matmul_q4_0, MatmulInput::F32));
   r.add(matmul_variant("matmul.i8g.ref", DType::I8G, ref::matmul_i8g, MatmulInput::F32));
+  r.add(matmul_variant("matmul.bf16.ref", DType::BF16, ref::matmul_bf16, MatmulInput::F32));
+  r.add(matmul_variant("matmul.q4_1.ref", DType::Q4_1, ref::matmul_q4_1, MatmulInput::F32));
+  r.add(matmul_variant("matmul.q5_0.ref", DType::Q5_0, ref::matmul_q5_0, MatmulInput::F32));
+  r.add(matmul_variant("matmul.q5_1.ref", DType::Q5_1, ref::matmul_q5_1, MatmulInput::F32));
+  r.add(matmul_variant("matmul.q4_k.ref", DType::Q4_K, ref::matmul_q4_k, MatmulInput::F32));
+  r.add(matmul_variant("matmul.q5_k.ref", DType::Q5_K, ref::matmul_q5_k, MatmulInput::F32));
+  r.add(matmul_variant("matmul.q6_k.ref", DType::Q6_K, ref::matmul_q6_k, MatmulInput::F32));
   r.add(matmul_variant("matmul.q8_0.ref-q8", DType::Q8_0, ref::matmul_q8_0_q8, MatmulInput::Q8));
+  r.add(matmul_variant("matmul.q4_1.ref-q8", DType::Q4_1, ref::matmul_q4_1_q8, MatmulInput::Q8));
+  r.add(matmul_variant("matmul.q5_0.ref-q8", DType::Q5_0, ref::matmul_q5_0_q8, MatmulInput::Q8));
+  r.add(matmul_variant("matmul.q5_1.ref-q8", DType::Q5_1, ref::matmul_q5_1_q8, MatmulInput::Q8));
+  r.add(matmul_variant("matmul.q4_k.ref-q8", DType::Q4_K, ref::matmul_q4_k_q8, MatmulInput::Q8));
+  r.add(matmul_variant("matmul.q5_k.ref-q8", DType::Q5_K, ref::matmul_q5_k_q8, MatmulInput::Q8));
+  r.add(matmul_variant("matmul.q6_k.ref-q8", DType::Q6_K, ref::matmul_q6_k_q8, MatmulInput::Q8));
   r.add(matmul_variant("matmul.q4_0.ref-q8", DType::Q4_0, ref::matmul_q4_0_q8, MatmulInput::Q8));
   Variant i8g = matmul_variant("matmul.i8g.ref-q8", DType::I8G, ref::matmul_i8g_q8, MatmulInput::Q8);
   i8g.accepts = group_of_blocks;

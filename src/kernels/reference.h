@@ -16,12 +16,26 @@ void matmul_f16(const void* args, int64_t begin, int64_t end);
 void matmul_q8_0(const void* args, int64_t begin, int64_t end);
 void matmul_q4_0(const void* args, int64_t begin, int64_t end);
 void matmul_i8g(const void* args, int64_t begin, int64_t end);
+void matmul_bf16(const void* args, int64_t begin, int64_t end);
+void matmul_q4_1(const void* args, int64_t begin, int64_t end);
+void matmul_q5_0(const void* args, int64_t begin, int64_t end);
+void matmul_q5_1(const void* args, int64_t begin, int64_t end);
+void matmul_q4_k(const void* args, int64_t begin, int64_t end);
+void matmul_q5_k(const void* args, int64_t begin, int64_t end);
+void matmul_q6_k(const void* args, int64_t begin, int64_t end);
 
 // Matmul with 8-bit input (Q8Rows), native layout: the integer semantics every
 // integer variant computes (exact block sums times float scales).
 void matmul_q8_0_q8(const void* args, int64_t begin, int64_t end);
 void matmul_q4_0_q8(const void* args, int64_t begin, int64_t end);
 void matmul_i8g_q8(const void* args, int64_t begin, int64_t end);  // group % 32 == 0
+// The newer block types, all through kernels/int_block.h.
+void matmul_q4_1_q8(const void* args, int64_t begin, int64_t end);
+void matmul_q5_0_q8(const void* args, int64_t begin, int64_t end);
+void matmul_q5_1_q8(const void* args, int64_t begin, int64_t end);
+void matmul_q4_k_q8(const void* args, int64_t begin, int64_t end);
+void matmul_q5_k_q8(const void* args, int64_t begin, int64_t end);
+void matmul_q6_k_q8(const void* args, int64_t begin, int64_t end);
 
 void quantize(const void* args, int64_t begin, int64_t end);
 void embed(const void* args, int64_t begin, int64_t end);

@@ -145,13 +145,7 @@ void write_tensor_data(FileWriter& w, const MkTensor& t, DType type, uint64_t se
   std::vector<uint8_t> encoded(row_bytes(type, t.cols));
   for (int64_t r = 0; r < t.rows; ++r) {
     mkmodel_fill_row(seed, t, r, row.data());
-    switch (type) {
-      case DType::F32: w.bytes(row.data(), row.size() * sizeof(float)); continue;
-      case DType::F16: quantize_row_f16(row.data(), reinterpret_cast<uint16_t*>(encoded.data()), t.cols); break;
-      case DType::Q8_0: quantize_row_q8_0(row.data(), reinterpret_cast<BlockQ8_0*>(encoded.data()), t.cols); break;
-      case DType::Q4_0: quantize_row_q4_0(row.data(), reinterpret_cast<BlockQ4_0*>(encoded.data()), t.cols); break;
-      case DType::I8G: ggml_entry(type); break;  // throws
-    }
+    quantize_row(type, row.data(), encoded.data(), t.cols);
     w.bytes(encoded.data(), encoded.size());
   }
 }

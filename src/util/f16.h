@@ -1,4 +1,5 @@
-// IEEE 754 binary16 <-> binary32 conversion, exact, without relying on F16C.
+// IEEE 754 binary16 <-> binary32 conversion, exact, without relying on F16C; and
+// bfloat16 (the upper half of a binary32).
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -56,6 +57,22 @@ inline uint16_t f32_to_f16(float f) {
   uint32_t rem = m & 0x1fff;
   if (rem > 0x1000 || (rem == 0x1000 && (q & 1))) ++q;
   return static_cast<uint16_t>(sign | q);
+}
+
+inline float bf16_to_f32(uint16_t h) {
+  const uint32_t bits = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+// Round to nearest even; a NaN keeps its sign and becomes quiet (truncating could
+// otherwise leave an all-zero mantissa: infinity).
+inline uint16_t f32_to_bf16(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, sizeof x);
+  if ((x & 0x7fffffff) > 0x7f800000) return static_cast<uint16_t>((x >> 16) | 0x40);
+  return static_cast<uint16_t>((x + 0x7fff + ((x >> 16) & 1)) >> 16);
 }
 
 }  // namespace bf
