@@ -20,14 +20,19 @@ struct ModelCase {
   const char* name;
   DType type;
   bool llama2c;  // llama2.c v2 int8 instead of GGUF
+  bool super_blocks;  // rows of whole K super-blocks (test::super_block_model_spec)
   // max |logit - reference| / max |logit| allowed for the best kernels: the 8-bit
   // activations (|x - q d| <= d/2 per element) add about as much error as Q8_0 weights.
   float bound;
 };
 
 const ModelCase kModels[] = {
-    {"f32", DType::F32, false, 1e-4f}, {"f16", DType::F16, false, 1e-4f},  {"q8_0", DType::Q8_0, false, 3e-2f},
-    {"q4_0", DType::Q4_0, false, 3e-2f}, {"int8", DType::I8G, true, 3e-2f},
+    {"f32", DType::F32, false, false, 1e-4f},   {"f16", DType::F16, false, false, 1e-4f},
+    {"bf16", DType::BF16, false, false, 1e-4f}, {"q8_0", DType::Q8_0, false, false, 3e-2f},
+    {"q4_0", DType::Q4_0, false, false, 3e-2f}, {"q4_1", DType::Q4_1, false, false, 3e-2f},
+    {"q5_0", DType::Q5_0, false, false, 3e-2f}, {"q5_1", DType::Q5_1, false, false, 3e-2f},
+    {"int8", DType::I8G, true, false, 3e-2f},   {"q4_k", DType::Q4_K, false, true, 3e-2f},
+    {"q5_k", DType::Q5_K, false, true, 3e-2f},  {"q6_k", DType::Q6_K, false, true, 3e-2f},
 };
 
 const IsaLevel kLevels[] = {IsaLevel::Sse2, IsaLevel::Avx2, IsaLevel::Avx512, IsaLevel::Avx512Vnni};
@@ -39,7 +44,7 @@ class LevelsTest : public ::testing::TestWithParam<std::tuple<ModelCase, IsaLeve
   static std::string model_file(const ModelCase& m) {
     std::string path = dir_->file(std::string(m.name) + (m.llama2c ? ".bin" : ".gguf"));
     if (!std::filesystem::exists(path)) {
-      MkModelSpec s = spec();
+      MkModelSpec s = m.super_blocks ? test::super_block_model_spec(78, "levels", 96) : spec();
       if (m.llama2c) {
         write_llama2c_model(path, s, 2);
       } else {

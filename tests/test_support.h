@@ -66,6 +66,15 @@ inline MkModelSpec wide_model_spec(uint64_t seed, const std::string& name, int s
   return s;
 }
 
+// Rows in whole K super-blocks (256): every matrix can take Q4_K/Q5_K/Q6_K, none
+// falls back to another type.
+inline MkModelSpec super_block_model_spec(uint64_t seed, const std::string& name, int seq_len) {
+  MkModelSpec s = wide_model_spec(seed, name, seq_len);
+  s.dim = 256;
+  s.hidden_dim = 512;
+  return s;
+}
+
 // One ../shared/golden/NAME.golden: run.c's greedy output for stories260K.
 struct Golden {
   std::string name, prompt, text;

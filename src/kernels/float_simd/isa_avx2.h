@@ -83,11 +83,12 @@ struct S {
     return _mm256_mul_ps(_mm256_mul_ps(p, pow2(e1)), pow2(_mm256_sub_epi32(e, e1)));
   }
 
+  // The same order of additions as store_sums8 (sum8.h), so that a sum does not depend
+  // on which of the two computed it.
   BF_SIMD static float hsum(V v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
+    s = _mm_hadd_ps(s, s);
+    return _mm_cvtss_f32(_mm_hadd_ps(s, s));
   }
   // out[i] = hsum(v[i]) * scale for i < 8.
   BF_SIMD static void store_sums8(const V* v, float scale, float* out) {

@@ -60,12 +60,13 @@ struct S {
   BF_SIMD static V swap_pairs(V a) { return _mm512_permute_ps(a, 0xb1); }
   BF_SIMD static V scale_pow2(V p, V n) { return _mm512_scalef_ps(p, n); }
 
+  // The same order of additions as store_sums8, so that a sum does not depend on
+  // which of the two computed it.
   BF_SIMD static float hsum(V v) {
     __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
+    s = _mm_hadd_ps(s, s);
+    return _mm_cvtss_f32(_mm_hadd_ps(s, s));
   }
   BF_SIMD static void store_sums8(const V* v, float scale, float* out) {
     __m256 half[8];
