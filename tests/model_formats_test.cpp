@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <map>
 
 #include "generate/generate.h"
 #include "mkmodel/mkmodel.h"
@@ -80,6 +81,37 @@ TEST_F(ModelFormats, Llama2cF32FormsEqualGgufF32) {
 TEST_F(ModelFormats, F16CloseToF32) { expect_close(*reference_, write(DType::F16, "f16.gguf"), 2e-3f, "GGUF F16"); }
 TEST_F(ModelFormats, Q8_0CloseToF32) { expect_close(*reference_, write(DType::Q8_0, "q8.gguf"), 2e-2f, "GGUF Q8_0"); }
 TEST_F(ModelFormats, Q4_0CloseToF32) { expect_close(*reference_, write(DType::Q4_0, "q4.gguf"), 0.25f, "GGUF Q4_0"); }
+
+TEST_F(ModelFormats, BF16CloseToF32) { expect_close(*reference_, write(DType::BF16, "bf16.gguf"), 2e-2f, "GGUF BF16"); }
+TEST_F(ModelFormats, Q4_1CloseToF32) { expect_close(*reference_, write(DType::Q4_1, "q41.gguf"), 0.25f, "GGUF Q4_1"); }
+TEST_F(ModelFormats, Q5_0CloseToF32) { expect_close(*reference_, write(DType::Q5_0, "q50.gguf"), 0.12f, "GGUF Q5_0"); }
+TEST_F(ModelFormats, Q5_1CloseToF32) { expect_close(*reference_, write(DType::Q5_1, "q51.gguf"), 0.12f, "GGUF Q5_1"); }
+
+// The K types on a model whose rows are whole super-blocks: the more bits, the closer,
+// and each at least as close as the 32-block type of the same width.
+TEST(SuperBlockFormats, CloserToF32WithMoreBits) {
+  test::TempDir dir;
+  MkModelSpec s = test::super_block_model_spec(4321, "kformats", 64);
+  auto write = [&](DType type) {
+    s.type = type;
+    const std::string path = dir.file(std::string(dtype_key(type)) + ".gguf");
+    write_gguf_model(path, s, nullptr);
+    return path;
+  };
+  const std::vector<float> reference = run_sequence(write(DType::F32));
+  std::map<DType, float> error;
+  for (DType t : {DType::Q4_0, DType::Q4_K, DType::Q5_0, DType::Q5_K, DType::Q6_K, DType::Q8_0}) {
+    error[t] = relative_error(reference, run_sequence(write(t)));
+    std::printf("[ measured ] GGUF %s on 256-wide rows: max |logit error| / max |logit| = %.3g\n",
+                std::string(dtype_name(t)).c_str(), error[t]);
+  }
+  EXPECT_LT(error[DType::Q6_K], error[DType::Q5_K]);
+  EXPECT_LT(error[DType::Q5_K], error[DType::Q4_K]);
+  EXPECT_LT(error[DType::Q4_K], error[DType::Q4_0]);
+  EXPECT_LT(error[DType::Q5_K], error[DType::Q5_0] * 1.2f);
+  EXPECT_LT(error[DType::Q6_K], 6 * error[DType::Q8_0]);  // a quarter of Q8_0's resolution
+  EXPECT_LT(error[DType::Q4_K], 0.25f);
+}
 
 TEST_F(ModelFormats, Llama2cInt8CloseToF32) {
   std::string path = dir_->file("v2.bin");
