@@ -4,21 +4,24 @@
 # 1 and 2 threads; prompt (batched) as % of the int8 compute bound, generation as % of
 # the read-bandwidth bound, both measured by bench in the same run.
 #
-# usage: scripts/bench.sh [--quick] [--bin PATH] [-- extra bench options, e.g. --max-isa avx2]
+# usage: scripts/bench.sh [--quick] [--types "T ..."] [--bin PATH] [-- extra bench options, e.g. --max-isa avx2]
 #   --quick   stories15M and stories110M only (TinyLlama's Q8_0 file alone is 1.2 GB)
+#   --types   mkmodel --type values (default "q8_0 q4_0"), e.g. "q4_k_m q5_k_m q6_k"
 # Models are written once into $BENCH_CACHE (default /tmp/bareflow-bench), outside the
 # repository. Needs python3 to read bench's JSON.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$root/build/src/cli/bareflow
 presets="stories15M stories110M tinyllama"
+types="q8_0 q4_0"
 extra=()
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) presets="stories15M stories110M" ;;
+    --types) types=$2; shift ;;
     --bin) bin=$2; shift ;;
     --) shift; extra=("$@"); break ;;
-    *) echo "usage: $0 [--quick] [--bin PATH] [-- bench options]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--quick] [--types \"T ...\"] [--bin PATH] [-- bench options]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -52,7 +55,7 @@ echo "| model | type | threads | prompt tok/s | % of compute bound | generation 
 echo "|---|---|---|---|---|---|---|---|"
 first=1
 for preset in $presets; do
-  for type in q8_0 q4_0; do
+  for type in $types; do
     file=$cache/$preset-$type.gguf
     if [ ! -f "$file" ]; then
       "$bin" mkmodel --preset "$preset" --type "$type" --format gguf --vocab "$vocab" -o "$file.tmp" >/dev/null
