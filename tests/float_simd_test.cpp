@@ -96,6 +96,20 @@ struct Weight {
   }
 };
 
+// A matmul over weights `w` (rows x cols) and n_tokens input rows.
+MatmulArgs matmul_args(const void* w, int64_t rows, int64_t cols, const float* x, float* out, int64_t out_stride,
+                       int n_tokens) {
+  MatmulArgs a{};
+  a.w = w;
+  a.x = x;
+  a.out = out;
+  a.rows = rows;
+  a.cols = cols;
+  a.out_stride = out_stride;
+  a.n_tokens = n_tokens;
+  return a;
+}
+
 // Runs the variant for `w` over rows [begin, end) of n_tokens tokens and checks every
 // output against a double-precision dot of the decoded weights:
 //   |out - dot| <= 1e-5 * sum |w_i x_i| + 1e-6
@@ -107,15 +121,8 @@ void check_matmul(KernelFn f, const Weight& w, int n_tokens, int64_t begin, int6
   std::vector<float> x = random_floats(static_cast<size_t>(n_tokens * w.cols), 7u + static_cast<uint32_t>(n_tokens));
   const int64_t stride = w.rows + 3;
   std::vector<float> out(static_cast<size_t>(stride * n_tokens), kUntouched);
-  MatmulArgs a{};
-  a.w = w.data.data();
+  MatmulArgs a = matmul_args(w.data.data(), w.rows, w.cols, x.data(), out.data(), stride, n_tokens);
   a.w_scales = w.type == DType::I8G ? w.scales.data() : nullptr;
-  a.x = x.data();
-  a.out = out.data();
-  a.rows = w.rows;
-  a.cols = w.cols;
-  a.out_stride = stride;
-  a.n_tokens = n_tokens;
   a.group = w.group;
   f(&a, begin, end);
   for (int t = 0; t < n_tokens; ++t)
@@ -187,14 +194,7 @@ TEST_P(FloatSimd, MatmulBF16WidensExactly) {
       }
     for (auto& v : x) v = static_cast<float>(static_cast<int>(rng() % 15) - 7);
     std::vector<float> out(static_cast<size_t>(rows * n_tokens), kUntouched);
-    MatmulArgs a{};
-    a.w = w.data();
-    a.x = x.data();
-    a.out = out.data();
-    a.rows = rows;
-    a.cols = cols;
-    a.out_stride = rows;
-    a.n_tokens = n_tokens;
+    MatmulArgs a = matmul_args(w.data(), rows, cols, x.data(), out.data(), rows, n_tokens);
     f(&a, 0, rows);
     for (int t = 0; t < n_tokens; ++t)
       for (int64_t r = 0; r < rows; ++r) {
