@@ -96,6 +96,20 @@ struct Weight {
   }
 };
 
+// A matmul over weights `w` (rows x cols) and n_tokens input rows.
+MatmulArgs matmul_args(const void* w, int64_t rows, int64_t cols, const float* x, float* out, int64_t out_stride,
+                       int n_tokens) {
+  MatmulArgs a{};
+  a.w = w;
+  a.x = x;
+  a.out = out;
+  a.rows = rows;
+  a.cols = cols;
+  a.out_stride = out_stride;
+  a.n_tokens = n_tokens;
+  return a;
+}
+
 // Runs the variant for `w` over rows [begin, end) of n_tokens tokens and checks every
 // output against a double-precision dot of the decoded weights:
 //   |out - dot| <= 1e-5 * sum |w_i x_i| + 1e-6
@@ -107,15 +121,8 @@ void check_matmul(KernelFn f, const Weight& w, int n_tokens, int64_t begin, int6
   std::vector<float> x = random_floats(static_cast<size_t>(n_tokens * w.cols), 7u + static_cast<uint32_t>(n_tokens));
   const int64_t stride = w.rows + 3;
   std::vector<float> out(static_cast<size_t>(stride * n_tokens), kUntouched);
-  MatmulArgs a{};
-  a.w = w.data.data();
+  MatmulArgs a = matmul_args(w.data.data(), w.rows, w.cols, x.data(), out.data(), stride, n_tokens);
   a.w_scales = w.type == DType::I8G ? w.scales.data() : nullptr;
-  a.x = x.data();
-  a.out = out.data();
-  a.rows = w.rows;
-  a.cols = w.cols;
-  a.out_stride = stride;
-  a.n_tokens = n_tokens;
   a.group = w.group;
   f(&a, begin, end);
   for (int t = 0; t < n_tokens; ++t)
@@ -155,6 +162,48 @@ TEST_P(FloatSimd, MatmulF32) {
 TEST_P(FloatSimd, MatmulF16) {
   check_matmul_shapes(fn("matmul.f16"), DType::F16, {1, 7, 8, 31, 33, 65, 288, 770});
   check_matmul(fn("matmul.f16"), Weight(DType::F16, 37, 288, 0, 98), 64, 2, 35);
+}
+
+TEST_P(FloatSimd, MatmulBF16) {
+  check_matmul_shapes(fn("matmul.bf16"), DType::BF16, {1, 7, 8, 15, 16, 17, 31, 33, 65, 288, 770});
+  check_matmul(fn("matmul.bf16"), Weight(DType::BF16, 37, 288, 0, 94), 64, 2, 35);
+}
+
+// Widening is exact: a row of weights that are powers of two (any exponent bf16 has,
+// subnormals included) times inputs that are small integers gives products and sums
+// that are exact in f32, so the kernel must equal the double-precision dot exactly.
+// A shift into the wrong half, a lost sign or a dropped tail lane changes the result.
+TEST_P(FloatSimd, MatmulBF16WidensExactly) {
+  KernelFn f = fn("matmul.bf16");
+  for (int64_t cols : {5, 16, 23, 40}) {
+    SCOPED_TRACE(::testing::Message() << "cols=" << cols);
+    const int64_t rows = 6;
+    const int n_tokens = 3;
+    std::mt19937 rng(static_cast<uint32_t>(cols));
+    std::vector<uint16_t> w(static_cast<size_t>(rows * cols));
+    std::vector<float> x(static_cast<size_t>(n_tokens * cols));
+    // Row r's weights are +-2^(e - k), e = exponents[r], k in 0..3 (from bf16's
+    // smallest subnormal, 2^-133, to 2^100). Every product is a multiple of 2^(e - 3)
+    // and |dot| < 40 * 7 * 2^e < 2^(e + 9): 12 significant bits, exact in f32.
+    const int exponents[rows] = {-130, -126, -20, 0, 17, 100};
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) {
+        const float v = std::ldexp(rng() % 2 ? -1.0f : 1.0f, exponents[r] - static_cast<int>(rng() % 4));
+        w[static_cast<size_t>(r * cols + c)] = f32_to_bf16(v);
+        ASSERT_EQ(bf16_to_f32(w[static_cast<size_t>(r * cols + c)]), v);
+      }
+    for (auto& v : x) v = static_cast<float>(static_cast<int>(rng() % 15) - 7);
+    std::vector<float> out(static_cast<size_t>(rows * n_tokens), kUntouched);
+    MatmulArgs a = matmul_args(w.data(), rows, cols, x.data(), out.data(), rows, n_tokens);
+    f(&a, 0, rows);
+    for (int t = 0; t < n_tokens; ++t)
+      for (int64_t r = 0; r < rows; ++r) {
+        double dot = 0;
+        for (int64_t c = 0; c < cols; ++c)
+          dot += static_cast<double>(bf16_to_f32(w[static_cast<size_t>(r * cols + c)])) * x[static_cast<size_t>(t * cols + c)];
+        ASSERT_EQ(out[static_cast<size_t>(t * rows + r)], static_cast<float>(dot)) << "t=" << t << " r=" << r;
+      }
+  }
 }
 
 TEST_P(FloatSimd, MatmulQ8_0FloatInput) {
@@ -466,6 +515,7 @@ TEST(FloatSimdRegistry, VariantsHaveTheirOpTypeAndLevel) {
     };
     check("matmul.f32." + l, OpKind::Matmul, DType::F32);
     check("matmul.f16." + l, OpKind::Matmul, DType::F16);
+    check("matmul.bf16." + l, OpKind::Matmul, DType::BF16);
     check("matmul.q8_0." + l + ".f32in", OpKind::Matmul, DType::Q8_0);
     check("matmul.q4_0." + l + ".f32in", OpKind::Matmul, DType::Q4_0);
     check("matmul.i8g." + l + ".f32in", OpKind::Matmul, DType::I8G);

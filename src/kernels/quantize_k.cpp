@@ -28,8 +28,11 @@ inline int clamp_round(float v, int lo, int hi) {
 }
 
 // Scale and min (value = scale * q - min, q in 0..levels) of one sub-block: start from
-// its range (with 0 inside it, so that min >= 0), then refit both by least squares
-// for the quants they give, keeping the fit with the smallest squared error.
+// its range, extended down to 0 when every value is positive (the format subtracts
+// min >= 0, it cannot add), then refit both by least squares for the quants they give,
+// keeping the fit with the smallest squared error. The top of the range is never raised
+// to 0: an all-negative sub-block would waste the levels between its max and 0, and the
+// refit keeps the quants it starts from, so it would never win them back.
 struct ScaleMin {
   float scale = 0, min = 0;
 };
@@ -46,7 +49,7 @@ float squared_error(const float* x, int n, ScaleMin f, int levels) {
 }
 
 ScaleMin fit_scale_min(const float* x, int n, int levels) {
-  float lo = 0, hi = 0;
+  float lo = 0, hi = x[0];
   for (int i = 0; i < n; ++i) {
     lo = std::min(lo, x[i]);
     hi = std::max(hi, x[i]);

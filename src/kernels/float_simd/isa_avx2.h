@@ -27,11 +27,17 @@ struct S {
   BF_SIMD static V load_f16(const uint16_t* p) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   }
-  BF_SIMD static V load_f16_n(const uint16_t* p, int n) {
+  // The first n < W 16-bit elements at p, the rest zero (AVX2 has no 16-bit masked load).
+  BF_SIMD static __m128i load_u16_n(const uint16_t* p, int n) {
     uint16_t b[W] = {};
     std::memcpy(b, p, sizeof(uint16_t) * static_cast<size_t>(n));
-    return load_f16(b);
+    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(b));
   }
+  BF_SIMD static V load_f16_n(const uint16_t* p, int n) { return _mm256_cvtph_ps(load_u16_n(p, n)); }
+  // bf16 is the upper half of a binary32: widening is exact, a shift into the top bits.
+  BF_SIMD static V widen_bf16(__m128i h) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)); }
+  BF_SIMD static V load_bf16(const uint16_t* p) { return widen_bf16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  BF_SIMD static V load_bf16_n(const uint16_t* p, int n) { return widen_bf16(load_u16_n(p, n)); }
   BF_SIMD static void store_f16(uint16_t* p, V v) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
   }

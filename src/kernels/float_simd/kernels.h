@@ -7,7 +7,7 @@
 namespace bf::float_simd {
 
 struct KernelSet {
-  KernelFn matmul_f32, matmul_f16, matmul_q8_0, matmul_q4_0, matmul_i8g;  // MatmulArgs, f32 input
+  KernelFn matmul_f32, matmul_f16, matmul_bf16, matmul_q8_0, matmul_q4_0, matmul_i8g;  // MatmulArgs, f32 input
   KernelFn quantize, rmsnorm, rope, swiglu, add;
   KernelFn kvstore, attention;  // take either KvType
 };

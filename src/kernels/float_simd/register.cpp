@@ -40,6 +40,7 @@ void add_level(KernelRegistry& r, const KernelSet& k, IsaLevel isa) {
   const std::string level(isa_level_name(isa));
   add_matmul(r, "matmul.f32." + level, DType::F32, isa, k.matmul_f32, 0);
   add_matmul(r, "matmul.f16." + level, DType::F16, isa, k.matmul_f16, 0);
+  add_matmul(r, "matmul.bf16." + level, DType::BF16, isa, k.matmul_bf16, 0);
   // ".f32in": the integer families own "matmul.<type>.<level>" for these types.
   add_matmul(r, "matmul.q8_0." + level + ".f32in", DType::Q8_0, isa, k.matmul_q8_0, kFallbackRank);
   add_matmul(r, "matmul.q4_0." + level + ".f32in", DType::Q4_0, isa, k.matmul_q4_0, kFallbackRank);
