@@ -247,22 +247,27 @@ TEST(GgmlTypes, TableMatchesGgmlAndTheEngineRowSizes) {
   EXPECT_EQ(ggml_type_name(31), "unknown");
   EXPECT_EQ(ggml_type_name(12), "Q4_K");
   EXPECT_EQ(ggml_type_name(30), "BF16");
-  const std::pair<DType, uint32_t> ids[] = {{DType::F32, 0}, {DType::F16, 1}, {DType::Q4_0, 2}, {DType::Q8_0, 8}};
+  const std::pair<DType, uint32_t> ids[] = {{DType::F32, 0},   {DType::F16, 1},   {DType::Q4_0, 2},  {DType::Q4_1, 3},
+                                            {DType::Q5_0, 6},  {DType::Q5_1, 7},  {DType::Q8_0, 8},  {DType::Q4_K, 12},
+                                            {DType::Q5_K, 13}, {DType::Q6_K, 14}, {DType::BF16, 30}};
   for (auto [dtype, id] : ids) {
     const GgmlTypeInfo* t = ggml_type_of(dtype);
     ASSERT_NE(t, nullptr) << dtype_name(dtype);
     EXPECT_EQ(t->id, id);
     EXPECT_EQ(t->name, dtype_name(dtype));
-    for (int64_t cols : {32, 64, 288, 5632})
+    for (int64_t cols : {256, 512, 2048, 5632})
       EXPECT_EQ(cols / t->block_elems * t->block_bytes, row_bytes(dtype, cols)) << t->name << " " << cols;
   }
   EXPECT_EQ(ggml_type_of(DType::I8G), nullptr);
   int supported = 0;
   for (const GgmlTypeInfo& t : kGgmlTypes) supported += t.supported;
-  EXPECT_EQ(supported, 4);
-  // llama.cpp's general.file_type: ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q4_0 2, MOSTLY_Q8_0 7.
-  EXPECT_EQ(ggml_type_of(DType::Q8_0)->file_type, 7u);
-  EXPECT_EQ(ggml_type_of(DType::Q4_0)->file_type, 2u);
+  EXPECT_EQ(supported, static_cast<int>(std::size(ids)));
+  // llama.cpp's general.file_type: ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q4_0 2, MOSTLY_Q4_1 3, MOSTLY_Q8_0 7,
+  // MOSTLY_Q5_0 8, MOSTLY_Q5_1 9, MOSTLY_Q4_K_M 15, MOSTLY_Q5_K_M 17, MOSTLY_Q6_K 18, MOSTLY_BF16 32.
+  const std::pair<DType, uint32_t> file_types[] = {{DType::Q4_0, 2},  {DType::Q4_1, 3},  {DType::Q8_0, 7},
+                                                   {DType::Q5_0, 8},  {DType::Q5_1, 9},  {DType::Q4_K, 15},
+                                                   {DType::Q5_K, 17}, {DType::Q6_K, 18}, {DType::BF16, 32}};
+  for (auto [dtype, file_type] : file_types) EXPECT_EQ(ggml_type_of(dtype)->file_type, file_type) << dtype_name(dtype);
 }
 
 TEST_F(MkModelTest, GgufTiedHasNoClassifier) {

@@ -839,8 +839,13 @@ TEST_F(ModelErrorsTest, GgufHeaderFieldsOutOfRange) {
   }
   // All four dims huge: the element count overflows 64 bits.
   reject([](TestGguf& g) { g.tensors[0].dims = {1ull << 40, 1ull << 40, 1ull << 40, 1ull << 40}; }, "dims overflow");
-  for (uint32_t t : {3u, 6u, 14u, 30u, 1000u, 0xffffffffu})
+  // Types ggml assigned but BareFlow does not read (retired, Q8_1, Q2_K, Q3_K, Q8_K, IQ*, integers), and ids
+  // ggml never assigned.
+  for (uint32_t t : {4u, 5u, 9u, 10u, 11u, 15u, 16u, 23u, 24u, 31u, 1000u, 0xffffffffu})
     reject([t](TestGguf& g) { g.tensor("blk.0.attn_k.weight")->type = t; }, "tensor type " + std::to_string(t));
+  // Super-block types hold 256 values per block: a row of another length is not whole blocks.
+  for (uint32_t t : {12u, 13u, 14u})
+    reject([t](TestGguf& g) { g.tensor("blk.0.attn_k.weight")->type = t; }, "K type " + std::to_string(t) + " on a short row");
   reject([](TestGguf& g) { g.tensor("blk.0.attn_norm.weight")->type = 8; g.tensor("blk.0.attn_norm.weight")->data.resize(68); },
          "Q8_0 norm");
   reject([](TestGguf& g) { g.tensor("blk.0.attn_k.weight")->type = 0; }, "F32 type with Q8_0 data size");
