@@ -55,7 +55,7 @@ for p in "${pids[@]}"; do wait "$p" || build_failed=1; done
 
 # ---- seed generator (mkmodel writer, no sanitizers: it only writes files)
 seedgen="$out/make_seeds"
-seed_srcs=(fuzz/make_seeds.cpp src/mkmodel/mkmodel.cpp src/mkmodel/gguf_writer.cpp src/mkmodel/llama2c_writer.cpp
+seed_srcs=(fuzz/make_seeds.cpp src/mkmodel/mkmodel.cpp src/mkmodel/recipes.cpp src/mkmodel/gguf_writer.cpp src/mkmodel/llama2c_writer.cpp
   src/mkmodel/file_writer.cpp src/kernels/quantize.cpp src/kernels/quantize_k.cpp src/kernels/dtype.cpp src/util/mapped_file.cpp)
 rebuild=0
 for s in "${seed_srcs[@]}"; do [ "$s" -nt "$seedgen" ] && rebuild=1; done

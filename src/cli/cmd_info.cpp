@@ -9,13 +9,26 @@
 namespace bf::cli {
 namespace {
 
-void count_types(const Model& m, std::map<std::string, int>& counts) {
-  auto add = [&](const Tensor& t) { ++counts[std::string(dtype_name(t.type))]; };
+// Tensors and bytes of one weight type in the file.
+struct TypeTotal {
+  int tensors = 0;
+  size_t bytes = 0;
+};
+
+// Keyed by ggml's type name (Q4_K, Q6_K, BF16, ...); a tied classifier is the embedding, counted once.
+std::map<std::string, TypeTotal> type_totals(const Model& m) {
+  std::map<std::string, TypeTotal> totals;
+  auto add = [&](const Tensor& t) {
+    TypeTotal& total = totals[std::string(dtype_name(t.type))];
+    ++total.tensors;
+    total.bytes += t.bytes;
+  };
   add(m.token_embedding);
   for (auto& l : m.layers)
     for (const Tensor* t : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_norm, &l.w1, &l.w2, &l.w3}) add(*t);
   add(m.final_norm);
   if (!m.tied_classifier) add(m.classifier);
+  return totals;
 }
 
 void info_command(const std::string& path) {
@@ -28,11 +41,14 @@ void info_command(const std::string& path) {
               c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads);
   std::printf("head_size:     %d\nvocab:         %d\ncontext:       %d\n", c.head_size(), c.vocab_size, c.seq_len);
   std::printf("rope:          base %g, %d dims\nnorm_eps:      %g\n", c.rope_base, c.rope_dim, c.norm_eps);
-  std::printf("classifier:    %s\n", m->tied_classifier ? "tied to the embedding" : "separate");
-  std::map<std::string, int> counts;
-  count_types(*m, counts);
+  std::printf("classifier:    %s\n", m->tied_classifier ? "tied to the embedding"
+                                                        : ("separate, " + std::string(dtype_name(m->classifier.type))).c_str());
   std::printf("tensor types: ");
-  for (auto& [type, n] : counts) std::printf(" %s x%d", type.c_str(), n);
+  const char* separator = " ";
+  for (auto& [type, total] : type_totals(*m)) {
+    std::printf("%s%s x%d (%.2f MiB)", separator, type.c_str(), total.tensors, total.bytes / 1048576.0);
+    separator = ", ";
+  }
   std::printf("\nembedding:     %s\n", std::string(dtype_name(m->token_embedding.type)).c_str());
   std::printf("weights:       %.2f MiB, %.2f MiB read per token\n", m->weight_bytes() / 1048576.0,
               m->bytes_read_per_token() / 1048576.0);

@@ -33,6 +33,7 @@ struct MkModelOptions {
   ShapeFlag dim, hidden_dim, layers, heads, kv_heads, vocab_size, seq_len;
   int llama2c_version = 0;
   bool untied = false;
+  bool pure = false;
   uint64_t seed = 1;
   CLI::Option* type_option = nullptr;
   CLI::Option* version_option = nullptr;
@@ -53,14 +54,19 @@ std::string lower(std::string s) {
   return s;
 }
 
-DType parse_type(const std::string& name) {
-  const std::string t = lower(name);
-  if (t == "f32") return DType::F32;
-  if (t == "f16") return DType::F16;
-  if (t == "q8_0") return DType::Q8_0;
-  if (t == "q4_0") return DType::Q4_0;
-  if (t == "int8") return DType::I8G;
-  fail("unknown --type '" + name + "' (expected f32, f16, q8_0, q4_0 or int8)");
+// "f32, f16, ..." from the recipe table, for messages and help.
+std::string recipe_names() {
+  std::string names;
+  for (const MkRecipe& r : mkmodel_recipes()) names += (names.empty() ? "" : ", ") + std::string(r.name);
+  return names;
+}
+
+// --type names a recipe; --pure makes any recipe one type throughout, as llama-quantize --pure.
+void apply_type(const MkModelOptions& o, MkModelSpec& s) {
+  const MkRecipe* r = find_mkmodel_recipe(lower(o.type));
+  if (!r) fail("unknown --type '" + o.type + "' (expected " + recipe_names() + ")");
+  s.type = r->type;
+  s.mix = o.pure ? TypeMix::Pure : r->mix;
 }
 
 MkModelSpec base_spec(const MkModelOptions& o) {
@@ -134,7 +140,7 @@ void apply_format(const MkModelOptions& o, MkModelPlan& p) {
   DType& t = p.spec.type;
   if (p.gguf) {
     if (version_given) fail("--llama2c-version applies only to --format llama2c");
-    if (t == DType::I8G) fail("int8 is a llama2.c format; GGUF takes f32, f16, q8_0 or q4_0");
+    if (t == DType::I8G) fail("int8 is a llama2.c format; GGUF takes every other --type");
     return;
   }
   if (version_given && (o.llama2c_version < 0 || o.llama2c_version > 2))
@@ -150,7 +156,7 @@ void apply_format(const MkModelOptions& o, MkModelPlan& p) {
 MkModelPlan make_plan(const MkModelOptions& o) {
   MkModelPlan p;
   p.spec = apply_shape(o);
-  p.spec.type = parse_type(o.type);
+  apply_type(o, p.spec);
   if (o.untied) p.spec.tied_classifier = false;  // a preset may be untied already
   p.spec.seed = o.seed;
   apply_vocab(o, p);
@@ -167,9 +173,25 @@ void run_mkmodel(const MkModelOptions& o) {
     write_llama2c_model(o.output, p.spec, p.llama2c_version);
   const auto bytes = std::filesystem::file_size(o.output);
   const std::string what = p.gguf ? "GGUF v3" : "llama2.c v" + std::to_string(p.llama2c_version);
+  const std::string type = lower(o.type) + (o.pure ? " pure" : "");
   std::fprintf(stderr, "mkmodel: wrote %s (%s %s, %llu bytes, %lld parameters)\n", o.output.c_str(), what.c_str(),
-               std::string(dtype_name(p.spec.type)).c_str(), static_cast<unsigned long long>(bytes),
+               type.c_str(), static_cast<unsigned long long>(bytes),
                static_cast<long long>(mkmodel_param_count(p.spec)));
+}
+
+// Which tensor gets which type: the rules of mkmodel_tensor_type, for the user.
+std::string type_help() {
+  return "Weights (default f32): " + recipe_names() +
+         ".\n"
+         "GGUF recipes store tensors as llama-quantize does; norms are always F32.\n"
+         "  f32 f16 bf16 q8_0 q4_0: every matrix of that type.\n"
+         "  q4_1 q5_0 q5_1: the classifier (output, or token_embd when tied) Q6_K, the rest the named type.\n"
+         "  q4_k_m q5_k_m: the classifier Q6_K; attn_v and ffn_down Q6_K in the first n/8 layers, from 7n/8 on\n"
+         "    and every third layer between; every other matrix, token_embd included, Q4_K / Q5_K.\n"
+         "  q6_k: every matrix Q6_K.\n"
+         "  Rows that are not whole 256-blocks fall back Q4_K->Q5_0, Q5_K->Q5_1, Q6_K->Q8_0,\n"
+         "    rows that are not whole 32-blocks to F16.\n"
+         "int8 is llama2.c v2's format; llama2.c files take only f32 and int8.";
 }
 
 void add_shape(CLI::App* cmd, ShapeFlag& f, const std::string& flag, const std::string& what) {
@@ -193,7 +215,8 @@ void add_mkmodel_command(CLI::App& app) {
   add_shape(cmd, o->kv_heads, "--kv-heads", "Key/value heads (default: heads)");
   add_shape(cmd, o->vocab_size, "--vocab-size", "Vocabulary size (default: that of --vocab)");
   add_shape(cmd, o->seq_len, "--seq-len", "Context length (default 256 without a preset)");
-  o->type_option = cmd->add_option("--type", o->type, "Weight type: f32, f16, q8_0, q4_0 (GGUF) or int8 (llama2.c v2)");
+  o->type_option = cmd->add_option("--type", o->type, type_help());
+  cmd->add_flag("--pure", o->pure, "Every matrix in the --type's main type (Q4_K for q4_k_m), as llama-quantize --pure");
   cmd->add_option("--format", o->format, "gguf or llama2c (default: gguf for a .gguf output, else llama2c)");
   o->version_option = cmd->add_option("--llama2c-version", o->llama2c_version, "llama2.c version 0, 1 or 2 (int8 implies 2)");
   cmd->add_option("--vocab", o->vocab_path,

@@ -66,14 +66,6 @@ struct KvBuffer {
   }
 };
 
-// The type a tensor is stored as: norms stay F32; block formats fall back to F16 for
-// row lengths that are not whole blocks.
-DType stored_type(const MkTensor& t, DType requested) {
-  if (t.is_norm) return DType::F32;
-  if (row_bytes(requested, t.cols) == 0) return DType::F16;
-  return requested;
-}
-
 uint64_t tensor_bytes(const MkTensor& t, DType type) { return row_bytes(type, t.cols) * static_cast<uint64_t>(t.rows); }
 
 // tokenizer.bin stores a plain space where GGUF stores U+2581.
@@ -176,7 +168,7 @@ void write_gguf_model(const std::string& path, const MkModelSpec& spec, const Vo
 
   uint64_t offset = 0;
   for (const MkTensor& t : tensors) {
-    const DType type = stored_type(t, spec.type);
+    const DType type = mkmodel_tensor_type(spec, t);
     write_tensor_info(w, t, type, offset);
     offset += tensor_bytes(t, type);
     offset += (kAlignment - offset % kAlignment) % kAlignment;
@@ -186,7 +178,7 @@ void write_gguf_model(const std::string& path, const MkModelSpec& spec, const Vo
   // Every tensor, the last included, is padded to the alignment, as gguf-py writes it
   // (ggml's reader loads the data section as the sum of padded sizes).
   for (const MkTensor& t : tensors) {
-    write_tensor_data(w, t, stored_type(t, spec.type), spec.seed);
+    write_tensor_data(w, t, mkmodel_tensor_type(spec, t), spec.seed);
     w.pad_to(kAlignment);
   }
   w.commit();

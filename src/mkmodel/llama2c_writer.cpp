@@ -141,6 +141,8 @@ void write_llama2c_model(const std::string& path, const MkModelSpec& spec, int v
   validate_spec(spec);
   if (version < 0 || version > 2)
     throw InputError("mkmodel", "llama2.c version must be 0, 1 or 2 (got " + std::to_string(version) + ")");
+  if (spec.mix != TypeMix::Pure)
+    throw InputError("mkmodel", "llama2.c files hold f32 or int8 weights only; a llama-quantize recipe needs GGUF");
   const TensorSet ts{mkmodel_tensors(spec)};
   FileWriter w(path);
   if (version == 0) write_v0(w, spec, ts);

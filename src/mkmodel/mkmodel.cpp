@@ -53,8 +53,10 @@ void require(bool ok, const std::string& problem) {
   if (!ok) throw InputError("mkmodel", problem);
 }
 
-MkTensor matrix(std::string name, int64_t rows, int64_t cols) { return {std::move(name), rows, cols, false}; }
-MkTensor norm(std::string name, int64_t n) { return {std::move(name), 1, n, true}; }
+MkTensor matrix(std::string name, int64_t rows, int64_t cols, int layer = -1) {
+  return {std::move(name), rows, cols, false, layer};
+}
+MkTensor norm(std::string name, int64_t n, int layer = -1) { return {std::move(name), 1, n, true, layer}; }
 
 }  // namespace
 
@@ -112,15 +114,15 @@ std::vector<MkTensor> mkmodel_tensors(const MkModelSpec& s) {
   ts.push_back(matrix("token_embd.weight", s.vocab_size, s.dim));
   for (int l = 0; l < s.n_layers; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
-    ts.push_back(norm(b + "attn_norm.weight", s.dim));
-    ts.push_back(matrix(b + "attn_q.weight", s.dim, s.dim));
-    ts.push_back(matrix(b + "attn_k.weight", s.kv_dim(), s.dim));
-    ts.push_back(matrix(b + "attn_v.weight", s.kv_dim(), s.dim));
-    ts.push_back(matrix(b + "attn_output.weight", s.dim, s.dim));
-    ts.push_back(norm(b + "ffn_norm.weight", s.dim));
-    ts.push_back(matrix(b + "ffn_gate.weight", s.hidden_dim, s.dim));
-    ts.push_back(matrix(b + "ffn_down.weight", s.dim, s.hidden_dim));
-    ts.push_back(matrix(b + "ffn_up.weight", s.hidden_dim, s.dim));
+    ts.push_back(norm(b + "attn_norm.weight", s.dim, l));
+    ts.push_back(matrix(b + "attn_q.weight", s.dim, s.dim, l));
+    ts.push_back(matrix(b + "attn_k.weight", s.kv_dim(), s.dim, l));
+    ts.push_back(matrix(b + "attn_v.weight", s.kv_dim(), s.dim, l));
+    ts.push_back(matrix(b + "attn_output.weight", s.dim, s.dim, l));
+    ts.push_back(norm(b + "ffn_norm.weight", s.dim, l));
+    ts.push_back(matrix(b + "ffn_gate.weight", s.hidden_dim, s.dim, l));
+    ts.push_back(matrix(b + "ffn_down.weight", s.dim, s.hidden_dim, l));
+    ts.push_back(matrix(b + "ffn_up.weight", s.hidden_dim, s.dim, l));
   }
   ts.push_back(norm("output_norm.weight", s.dim));
   if (!s.tied_classifier) ts.push_back(matrix("output.weight", s.vocab_size, s.dim));
