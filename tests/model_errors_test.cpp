@@ -26,6 +26,7 @@
 
 #include "kernels/dtype.h"
 #include "mkmodel/mkmodel.h"
+#include "model/ggml_types.h"
 #include "model/model.h"
 #include "util/error.h"
 #include "test_support.h"
@@ -146,18 +147,14 @@ size_t scalar_bytes(uint32_t t) {
   }
 }
 
-// Bytes of one tensor of ggml type `type` and shape `dims` (ne0 first).
+// Bytes of one tensor of ggml type `type` and shape `dims` (ne0 first), from the table the loader uses.
 uint64_t ggml_bytes(uint32_t type, const std::vector<uint64_t>& dims) {
+  const GgmlTypeInfo* t = ggml_type(type);
+  if (!t || !t->supported) throw std::runtime_error("test gguf: unknown tensor type");
   uint64_t rows = 1;
   for (size_t i = 1; i < dims.size(); ++i) rows *= dims[i];
-  uint64_t n = dims.empty() ? 0 : dims[0];
-  switch (type) {
-    case 0: return rows * n * 4;
-    case 1: return rows * n * 2;
-    case 2: return rows * n / 32 * 18;
-    case 8: return rows * n / 32 * 34;
-    default: throw std::runtime_error("test gguf: unknown tensor type");
-  }
+  const uint64_t n = dims.empty() ? 0 : dims[0];
+  return rows * (n / t->block_elems * t->block_bytes);
 }
 
 struct GKv {
@@ -467,17 +464,42 @@ std::vector<Section> llama2c_sections(const Bytes& b) {
 
 MkModelSpec small_spec() { return test::small_model_spec(7, "errors"); }
 
+// Rows of whole 256-value super-blocks, so the K types are stored as themselves.
+MkModelSpec super_block_spec() {
+  MkModelSpec s = small_spec();
+  s.dim = 256;
+  s.hidden_dim = 256;
+  return s;
+}
+
+// The weight types and recipes added with the K quants, each in files of its own.
+constexpr DType kBlock32Types[] = {DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::BF16};
+constexpr DType kSuperBlockTypes[] = {DType::Q4_K, DType::Q5_K, DType::Q6_K};
+
 class ModelErrorsTest : public ::testing::Test {
  public:
   std::string path(const std::string& name) const { return dir_.file(name); }
 
  protected:
 
+  // Every matrix of `type`; the K types on rows of 256, the rest on small_spec's.
   std::string make_gguf(DType type, bool tied = true) {
-    MkModelSpec s = small_spec();
+    const bool super_blocks = block_elems(type) == kQK;
+    MkModelSpec s = super_blocks ? super_block_spec() : small_spec();
     s.type = type;
     s.tied_classifier = tied;
-    std::string p = path(std::string("small_") + std::string(dtype_name(type)) + (tied ? "" : "_untied") + ".gguf");
+    std::string p = path(std::string(super_blocks ? "wide_" : "small_") + std::string(dtype_name(type)) +
+                         (tied ? "" : "_untied") + ".gguf");
+    write_gguf_model(p, s, nullptr);
+    return p;
+  }
+  // A llama-quantize recipe on rows of 256: Q4_K and Q6_K (or Q5_K and Q6_K) in one file.
+  std::string make_gguf_recipe(const std::string& recipe) {
+    const MkRecipe* r = find_mkmodel_recipe(recipe);
+    MkModelSpec s = super_block_spec();
+    s.type = r->type;
+    s.mix = r->mix;
+    std::string p = path("wide_" + recipe + ".gguf");
     write_gguf_model(p, s, nullptr);
     return p;
   }
@@ -492,7 +514,8 @@ class ModelErrorsTest : public ::testing::Test {
   std::vector<std::string> gguf_files() {
     return {shared_file("models/stories260K/stories260K.gguf"), shared_file("models/tiny-random/llama-2-tiny-random.gguf"),
             make_gguf(DType::F32),  make_gguf(DType::F16), make_gguf(DType::Q8_0), make_gguf(DType::Q4_0),
-            make_gguf(DType::F32, false)};
+            make_gguf(DType::F32, false), make_gguf(DType::Q4_1), make_gguf(DType::Q5_0), make_gguf(DType::Q5_1),
+            make_gguf(DType::BF16), make_gguf(DType::Q6_K), make_gguf_recipe("q4_k_m"), make_gguf_recipe("q5_k_m")};
   }
   std::vector<std::string> llama2c_files() {
     return {shared_file("models/stories260K/stories260K.bin"), make_llama2c(0), make_llama2c(1), make_llama2c(2),
@@ -509,6 +532,18 @@ class ModelErrorsTest : public ::testing::Test {
   void reject_gguf(TestGguf g, const std::function<void(TestGguf&)>& mutate, const std::string& context) {
     mutate(g);
     reject_bytes(g.serialize(), context);
+  }
+  // Rejected with a one-line message naming the file that says `problem`.
+  void reject_saying(const Bytes& b, const std::string& problem, const std::string& context) {
+    std::string p = path("corrupt_" + std::to_string(counter_++) + ".gguf");
+    spit(p, b);
+    expect_rejected(p, context);
+    try {
+      load_model(p);
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(problem), std::string::npos) << context << ": " << e.what();
+    }
+    fs::remove(p);
   }
   void load_bytes(const Bytes& b, const std::string& context) {
     std::string p = path("valid_" + std::to_string(counter_++) + ".bin");
@@ -887,6 +922,70 @@ TEST_F(ModelErrorsTest, GgufHeaderFieldsOutOfRange) {
     }
   }
   std::printf("[ GGUF field corruptions: %d ]\n", cases);
+}
+
+// Each type added with the K quants, crafted bad: rows that are not whole blocks, a row
+// one block too long, data cut short, misaligned data offsets, a byte size past 2^64.
+TEST_F(ModelErrorsTest, GgufNewTypesShortRowsTruncationMisalignment) {
+  std::vector<DType> types(std::begin(kBlock32Types), std::end(kBlock32Types));
+  types.insert(types.end(), std::begin(kSuperBlockTypes), std::end(kSuperBlockTypes));
+  const std::string attn_k = "blk.0.attn_k.weight";
+  for (DType type : types) {
+    const GgmlTypeInfo& info = *ggml_type_of(type);
+    const std::string name(info.name);
+    // Untied: the classifier, of `type`, is the file's last tensor.
+    TestGguf base = parse_test_gguf(slurp(make_gguf(type, false)));
+    ASSERT_EQ(base.tensors.back().name, "output.weight");
+    ASSERT_EQ(base.tensors.back().type, info.id);
+    ASSERT_EQ(base.tensor(attn_k)->type, info.id);
+    Marks marks;
+    const Bytes good = base.serialize(&marks);  // lays out the offsets
+    base.relayout = false;
+    load_bytes(good, name + " unchanged");
+    const uint64_t row = base.tensor(attn_k)->dims[0], block = info.block_elems;
+
+    if (block > 1) {
+      // 288 values for the K types (the stories15M width), 68 for the 32-value ones; and half a block.
+      for (uint64_t bad : {row + block / 8, block / 2}) {
+        TestGguf g = base;
+        g.tensor(attn_k)->dims[0] = bad;
+        reject_saying(g.serialize(),
+                      "tensor '" + attn_k + "': row of " + std::to_string(bad) + " " + name +
+                          " values is not a whole number of " + std::to_string(block) + "-value blocks",
+                      name + " row of " + std::to_string(bad));
+      }
+    }
+    {
+      TestGguf g = base;
+      g.relayout = true;
+      GTensor* t = g.tensor(attn_k);
+      t->dims[0] = row + block;
+      t->data.resize(ggml_bytes(t->type, t->dims));
+      reject_saying(g.serialize(), "tensor '" + attn_k + "' has shape", name + " row one block too long");
+    }
+    // The classifier's data cut one byte and one block short.
+    const Mark& data = marks.at("tensor[output.weight] data");
+    for (uint64_t cut : {uint64_t{1}, uint64_t{info.block_bytes}}) {
+      reject_saying(Bytes(good.begin(), good.begin() + static_cast<long>(data.end - cut)),
+                    "tensor 'output.weight': data (offset " + std::to_string(base.tensors.back().offset),
+                    name + " data " + std::to_string(cut) + " bytes short");
+    }
+    // Offsets off the 32-byte alignment by a byte, an element of 16 bits, half a block.
+    for (uint64_t shift : {uint64_t{1}, uint64_t{2}, uint64_t{info.block_bytes / 2}}) {
+      TestGguf g = base;
+      const uint64_t offset = g.tensor(attn_k)->offset + shift;
+      g.tensor(attn_k)->offset = offset;
+      reject_saying(g.serialize(),
+                    "tensor '" + attn_k + "': data offset " + std::to_string(offset) +
+                        " is not a multiple of the alignment 32",
+                    name + " offset misaligned by " + std::to_string(shift));
+    }
+    {
+      TestGguf g = base;
+      g.tensor(attn_k)->dims = {row, 1ull << 40, 1ull << 40, 1ull << 40};
+      reject_saying(g.serialize(), "values take more than 2^64 bytes", name + " byte size overflows");
+    }
+  }
 }
 
 // ---------------------------------------------------------------- (b) llama2.c fields

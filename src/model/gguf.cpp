@@ -135,19 +135,31 @@ void read_value(Reader& r, GgufType t, GgufValue& v, int depth) {
     read_scalar(r, t, v);
 }
 
-// Bytes of a tensor, or 0 when the type is unsupported or the shape is illegal for it or overflows.
-uint64_t tensor_bytes(const GgufTensorInfo& t) {
+std::string shape_string(const std::vector<uint64_t>& dims) {
+  std::string s;
+  for (uint64_t d : dims) s += (s.empty() ? "" : " x ") + std::to_string(d);
+  return s;
+}
+
+// Bytes of tensor `t` (dims are 1..2^40, read_tensor_info checked them), or the problem
+// with its type or shape. The row is whole blocks of its type; the product is checked
+// against 64-bit overflow before it is formed.
+uint64_t tensor_bytes(const GgufTensorInfo& t, const Reader& r) {
+  const std::string tensor = "tensor '" + t.name + "'";
   const GgmlTypeInfo* type = ggml_type(t.type);
-  if (!type || !type->supported) return 0;
-  uint64_t rows = 1;
+  if (!type || !type->supported)
+    r.fail(tensor + " has unsupported type " + std::string(ggml_type_name(t.type)) + " (" + std::to_string(t.type) + ")");
+  const std::string type_name(type->name);
+  if (t.dims[0] % type->block_elems != 0)
+    r.fail(tensor + ": row of " + std::to_string(t.dims[0]) + " " + type_name + " values is not a whole number of " +
+           std::to_string(type->block_elems) + "-value blocks");
+  uint64_t bytes = t.dims[0] / type->block_elems * type->block_bytes;  // < 2^40 * block bytes
   for (size_t i = 1; i < t.dims.size(); ++i) {
-    if (t.dims[i] != 0 && rows > UINT64_MAX / t.dims[i]) return 0;
-    rows *= t.dims[i];
+    if (bytes > UINT64_MAX / t.dims[i])
+      r.fail(tensor + ": " + shape_string(t.dims) + " " + type_name + " values take more than 2^64 bytes");
+    bytes *= t.dims[i];
   }
-  if (t.dims[0] > (1ull << 40) || t.dims[0] % type->block_elems != 0) return 0;
-  const uint64_t row = t.dims[0] / type->block_elems * type->block_bytes;
-  if (row == 0 || (rows != 0 && row > UINT64_MAX / rows)) return 0;
-  return row * rows;
+  return bytes;
 }
 
 void read_tensor_info(Reader& r, GgufTensorInfo& t) {
@@ -166,17 +178,13 @@ void read_tensor_info(Reader& r, GgufTensorInfo& t) {
 
 void check_tensor_layout(GgufFile& f, const uint8_t* data, size_t size, const Reader& r) {
   for (auto& t : f.tensors) {
-    t.bytes = tensor_bytes(t);
-    if (t.bytes == 0) {
-      const GgmlTypeInfo* type = ggml_type(t.type);
-      if (!type || !type->supported)
-        r.fail("tensor '" + t.name + "' has unsupported type " + std::string(ggml_type_name(t.type)) + " (" +
-               std::to_string(t.type) + ")");
-      r.fail("tensor '" + t.name + "' has a shape its type cannot hold");
-    }
-    if (t.offset % f.alignment) r.fail("tensor '" + t.name + "' offset " + std::to_string(t.offset) + " is not aligned");
+    t.bytes = tensor_bytes(t, r);
+    const std::string tensor = "tensor '" + t.name + "'";
+    if (t.offset % f.alignment)
+      r.fail(tensor + ": data offset " + std::to_string(t.offset) + " is not a multiple of the alignment " +
+             std::to_string(f.alignment));
     if (t.offset > size - f.data_offset || t.bytes > size - f.data_offset - t.offset)
-      r.fail("tensor '" + t.name + "' (offset " + std::to_string(t.offset) + ", " + std::to_string(t.bytes) +
+      r.fail(tensor + ": data (offset " + std::to_string(t.offset) + ", " + std::to_string(t.bytes) +
              " bytes) extends past the end of the file");
     t.data = data + f.data_offset + t.offset;
   }

@@ -3,12 +3,12 @@
 #include <cstring>
 #include <optional>
 
+#include "kernels/quantize.h"
 #include "model/gguf.h"
 #include "model/model.h"
 #include "model/model_builder.h"
 #include "model/vocab_loader.h"
 #include "util/error.h"
-#include "util/f16.h"
 
 namespace bf {
 namespace {
@@ -101,18 +101,18 @@ class GgufLlamaBuilder {
     return make_tensor(name, dtype_of(t.type), rows, cols, t.data);
   }
 
-  // Norm weights are tiny and read on every token: keep them as F32 whatever the file says.
+  // Norm weights are tiny and read on every token: keep them as F32 whatever float type the file has.
   Tensor vector(const std::string& name, int n) {
     const GgufTensorInfo& t = require(name, {static_cast<uint64_t>(n)});
     DType type = dtype_of(t.type);
     if (type == DType::F32) return make_tensor(name, DType::F32, 1, n, t.data);
-    if (type != DType::F16) fail("tensor '" + name + "' must be F32 or F16");
+    if (type != DType::F16 && type != DType::BF16)
+      fail("tensor '" + name + "' is " + std::string(dtype_name(type)) + "; a norm must be F32, F16 or BF16");
+    // parse_gguf checked the 2n bytes are in the file; general.alignment may leave them unaligned.
+    std::vector<uint16_t> raw(n);
+    std::memcpy(raw.data(), t.data, raw.size() * sizeof(uint16_t));
     std::vector<float> f(n);
-    for (int i = 0; i < n; ++i) {
-      uint16_t h;
-      std::memcpy(&h, t.data + 2 * i, 2);
-      f[i] = f16_to_f32(h);
-    }
+    dequantize_row(type, raw.data(), nullptr, f.data(), n);
     m_.owned.push_back(std::move(f));
     return make_tensor(name, DType::F32, 1, n, reinterpret_cast<const uint8_t*>(m_.owned.back().data()));
   }
