@@ -8,6 +8,7 @@
 #include <string>
 
 #include "mkmodel/mkmodel.h"
+#include "model/ggml_types.h"
 
 int main(int argc, char** argv) {
   if (argc != 2) {
@@ -35,16 +36,26 @@ int main(int argc, char** argv) {
       s.type = bf::DType::F32;
       bf::write_gguf_model((dir / "gguf" / ("f32" + t + ".gguf")).string(), s, nullptr);
     }
+    // Every other GGUF type, one type throughout. Rows of 32 take the 32-value block
+    // types; the K types need rows of 256, which only ffn_down's (hidden) rows have here,
+    // so their files stay a few KB: the other matrices fall back to F16.
     s.tied_classifier = true;
-    s.type = bf::DType::F16;
-    bf::write_gguf_model((dir / "gguf" / "f16.gguf").string(), s, nullptr);
-    // Block types need rows of 32.
     s.dim = 32;
-    s.hidden_dim = 32;
-    s.n_heads = 2;
-    for (bf::DType t : {bf::DType::Q8_0, bf::DType::Q4_0}) {
-      s.type = t;
-      bf::write_gguf_model((dir / "gguf" / (std::string(bf::dtype_name(t)) + ".gguf")).string(), s, nullptr);
+    s.hidden_dim = 256;
+    for (const bf::GgmlTypeInfo& t : bf::kGgmlTypes) {
+      if (!t.supported || t.dtype == bf::DType::F32) continue;
+      s.type = t.dtype;
+      bf::write_gguf_model((dir / "gguf" / (std::string(t.name) + ".gguf")).string(), s, nullptr);
+    }
+    // Every llama-quantize recipe, untied, over two layers: the _M recipes then hold
+    // Q4_K/Q5_K (layer 0) and Q6_K (layer 1) ffn_down beside their fallback types.
+    s.tied_classifier = false;
+    s.n_layers = 2;
+    for (const bf::MkRecipe& r : bf::mkmodel_recipes()) {
+      if (r.mix != bf::TypeMix::LlamaQuantize) continue;
+      s.type = r.type;
+      s.mix = r.mix;
+      bf::write_gguf_model((dir / "gguf" / ("recipe_" + std::string(r.name) + ".gguf")).string(), s, nullptr);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "make_seeds: %s\n", e.what());
