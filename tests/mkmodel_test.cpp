@@ -151,11 +151,18 @@ GgufFile parse_gguf(const std::vector<uint8_t>& bytes) {
 uint64_t ggml_nbytes(const GgufTensorInfo& t) {
   uint64_t n = 1;
   for (uint64_t d : t.dims) n *= d;
+  // ggml's block sizes, written out here so the check does not lean on the engine's table.
   switch (t.type) {
     case 0: return n * 4;
-    case 1: return n * 2;
+    case 1: case 30: return n * 2;  // F16, BF16
     case 2: return n / 32 * 18;
+    case 3: return n / 32 * 20;     // Q4_1
+    case 6: return n / 32 * 22;     // Q5_0
+    case 7: return n / 32 * 24;     // Q5_1
     case 8: return n / 32 * 34;
+    case 12: return n / 256 * 144;  // Q4_K
+    case 13: return n / 256 * 176;  // Q5_K
+    case 14: return n / 256 * 210;  // Q6_K
   }
   throw std::runtime_error("unexpected ggml type");
 }
@@ -180,6 +187,19 @@ std::vector<T> slice(const std::vector<uint8_t>& bytes, uint64_t offset, size_t 
 }
 
 // ---- GGUF ----
+
+// Data: tensors back to back in header order, each 32-aligned; the file ends after the
+// last one's padding.
+void expect_back_to_back(const GgufFile& g, size_t file_size) {
+  uint64_t expect_offset = 0;
+  for (const std::string& n : g.order) {
+    const GgufTensorInfo& t = g.tensors.at(n);
+    EXPECT_EQ(t.offset, expect_offset) << n;
+    EXPECT_EQ(t.offset % 32, 0u) << n;
+    expect_offset += (ggml_nbytes(t) + 31) / 32 * 32;
+  }
+  EXPECT_EQ(file_size, g.data_start + expect_offset);
+}
 
 TEST_F(MkModelTest, GgufParsesWithExpectedMetadataAndTensors) {
   MkModelSpec s = small_spec();
@@ -224,16 +244,27 @@ TEST_F(MkModelTest, GgufParsesWithExpectedMetadataAndTensors) {
   EXPECT_EQ(dims("output_norm.weight"), (std::vector<uint64_t>{64}));
   EXPECT_EQ(dims("output.weight"), (std::vector<uint64_t>{64, 300}));
 
-  // Data: tensors back to back in header order, each 32-aligned; the file ends after
-  // the last one's padding.
-  uint64_t expect_offset = 0;
-  for (const std::string& n : g.order) {
-    const GgufTensorInfo& t = g.tensors.at(n);
-    EXPECT_EQ(t.offset, expect_offset) << n;
-    EXPECT_EQ(t.offset % 32, 0u) << n;
-    expect_offset += (ggml_nbytes(t) + 31) / 32 * 32;
-  }
-  EXPECT_EQ(bytes.size(), g.data_start + expect_offset);
+  expect_back_to_back(g, bytes.size());
+}
+
+// A recipe mixes types in one file; the layout is the same: Q4_K, Q6_K and the Q5_0
+// fallback (rows of 64) back to back.
+TEST_F(MkModelTest, GgufRecipeTensorsAreBackToBack) {
+  MkModelSpec s = small_spec();
+  s.hidden_dim = 256;
+  s.n_layers = 2;
+  s.tied_classifier = false;
+  s.type = DType::Q4_K;
+  s.mix = TypeMix::LlamaQuantize;
+  write_gguf_model(path("r.gguf"), s, nullptr);
+  const auto bytes = read_all(path("r.gguf"));
+  const GgufFile g = parse_gguf(bytes);
+  EXPECT_EQ(g.kv.at("general.file_type").u, 15u);  // MOSTLY_Q4_K_M
+  EXPECT_EQ(g.tensors.at("blk.0.ffn_down.weight").type, 12u);  // Q4_K
+  EXPECT_EQ(g.tensors.at("blk.1.ffn_down.weight").type, 14u);  // Q6_K: the last n/8 layers
+  EXPECT_EQ(g.tensors.at("blk.1.ffn_up.weight").type, 6u);     // Q5_0 for rows of 64
+  EXPECT_EQ(g.tensors.at("output.weight").type, 8u);           // Q8_0 for Q6_K's rows of 64
+  expect_back_to_back(g, bytes.size());
 }
 
 // The one ggml type table (model/ggml_types.h) that the writer and the loader share,
@@ -642,6 +673,31 @@ TEST_F(MkModelTest, CommandTinyLlamaPresetWritesItsClassifier) {
   EXPECT_FALSE(read_header(read_all(path("t.bin")), 0).shared);
 }
 
+// --type names a llama-quantize recipe; --pure makes it one type throughout.
+TEST_F(MkModelTest, CommandWritesRecipes) {
+  const std::vector<std::string> shape = {"--dim", "256", "--hidden-dim", "256", "--layers", "2", "--heads", "4",
+                                          "--vocab-size", "300", "--untied"};
+  auto write = [&](const std::string& name, std::vector<std::string> extra) {
+    std::vector<std::string> args = {"-o", path(name)};
+    args.insert(args.end(), shape.begin(), shape.end());
+    args.insert(args.end(), extra.begin(), extra.end());
+    run_cli(args);
+    return parse_gguf(read_all(path(name)));
+  };
+  GgufFile g = write("m.gguf", {"--type", "Q5_K_M"});
+  EXPECT_EQ(g.kv.at("general.file_type").u, 17u);
+  EXPECT_EQ(g.tensors.at("output.weight").type, 14u);            // Q6_K
+  EXPECT_EQ(g.tensors.at("token_embd.weight").type, 13u);        // Q5_K
+  EXPECT_EQ(g.tensors.at("blk.1.attn_v.weight").type, 14u);      // Q6_K
+  EXPECT_EQ(g.tensors.at("blk.0.attn_v.weight").type, 13u);      // Q5_K
+  g = write("p.gguf", {"--type", "q5_k_m", "--pure"});
+  for (const auto& [name, t] : g.tensors) EXPECT_EQ(t.type, t.dims.size() == 1 ? 0u : 13u) << name;
+  g = write("q.gguf", {"--type", "q5_1"});
+  EXPECT_EQ(g.kv.at("general.file_type").u, 9u);
+  EXPECT_EQ(g.tensors.at("output.weight").type, 14u);
+  EXPECT_EQ(g.tensors.at("blk.0.ffn_down.weight").type, 7u);
+}
+
 TEST_F(MkModelTest, CommandRejectsBadRequests) {
   const auto fails = [&](std::vector<std::string> args) {
     args.insert(args.begin(), {"-o", path("x.bin")});
@@ -658,6 +714,9 @@ TEST_F(MkModelTest, CommandRejectsBadRequests) {
   fails({"--preset", "stories260K", "--type", "int8", "--llama2c-version", "1"});
   fails({"--preset", "stories260K", "--llama2c-version", "3"});
   fails({"--preset", "stories260K", "--type", "bf16"});
+  fails({"--preset", "stories260K", "--type", "q4_k_m"});  // llama2.c output
+  fails({"--preset", "stories260K", "--type", "q4_k"});    // a ggml type, not a recipe
+  fails({"--preset", "stories260K", "--type", "q4_k_s"});
   fails({"--preset", "stories260K", "--format", "onnx"});
 }
 

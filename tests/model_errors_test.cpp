@@ -986,6 +986,15 @@ TEST_F(ModelErrorsTest, GgufNewTypesShortRowsTruncationMisalignment) {
       reject_saying(g.serialize(), "values take more than 2^64 bytes", name + " byte size overflows");
     }
   }
+  // Norms may be 16-bit floats (a converter's choice); anything else is refused by name.
+  TestGguf g = parse_test_gguf(slurp(make_gguf(DType::F32)));
+  GTensor* norm = g.tensor("blk.0.attn_norm.weight");
+  norm->type = ggml_type_of(DType::BF16)->id;
+  norm->data.assign(norm->dims[0] * 2, 0x3f);
+  load_bytes(g.serialize(), "BF16 norm");
+  norm->type = ggml_type_of(DType::Q5_0)->id;
+  norm->data.resize(ggml_bytes(norm->type, norm->dims));
+  reject_saying(g.serialize(), "tensor 'blk.0.attn_norm.weight' is Q5_0; a norm must be F32, F16 or BF16", "Q5_0 norm");
 }
 
 // ---------------------------------------------------------------- (b) llama2.c fields

@@ -173,7 +173,8 @@ void run_mkmodel(const MkModelOptions& o) {
     write_llama2c_model(o.output, p.spec, p.llama2c_version);
   const auto bytes = std::filesystem::file_size(o.output);
   const std::string what = p.gguf ? "GGUF v3" : "llama2.c v" + std::to_string(p.llama2c_version);
-  const std::string type = lower(o.type) + (o.pure ? " pure" : "");
+  // --llama2c-version 2 alone means int8, whatever --type's default says.
+  const std::string type = p.spec.type == DType::I8G ? "int8" : lower(o.type) + (o.pure ? " pure" : "");
   std::fprintf(stderr, "mkmodel: wrote %s (%s %s, %llu bytes, %lld parameters)\n", o.output.c_str(), what.c_str(),
                type.c_str(), static_cast<unsigned long long>(bytes),
                static_cast<long long>(mkmodel_param_count(p.spec)));

@@ -3,12 +3,12 @@
 #include <cstring>
 #include <optional>
 
-#include "kernels/quantize.h"
 #include "model/gguf.h"
 #include "model/model.h"
 #include "model/model_builder.h"
 #include "model/vocab_loader.h"
 #include "util/error.h"
+#include "util/f16.h"
 
 namespace bf {
 namespace {
@@ -109,10 +109,13 @@ class GgufLlamaBuilder {
     if (type != DType::F16 && type != DType::BF16)
       fail("tensor '" + name + "' is " + std::string(dtype_name(type)) + "; a norm must be F32, F16 or BF16");
     // parse_gguf checked the 2n bytes are in the file; general.alignment may leave them unaligned.
-    std::vector<uint16_t> raw(n);
-    std::memcpy(raw.data(), t.data, raw.size() * sizeof(uint16_t));
+    const auto widen = type == DType::F16 ? f16_to_f32 : bf16_to_f32;
     std::vector<float> f(n);
-    dequantize_row(type, raw.data(), nullptr, f.data(), n);
+    for (int i = 0; i < n; ++i) {
+      uint16_t h;
+      std::memcpy(&h, t.data + 2 * i, 2);
+      f[i] = widen(h);
+    }
     m_.owned.push_back(std::move(f));
     return make_tensor(name, DType::F32, 1, n, reinterpret_cast<const uint8_t*>(m_.owned.back().data()));
   }
