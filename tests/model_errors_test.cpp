@@ -662,6 +662,8 @@ TEST_F(ModelErrorsTest, GgufHeaderFieldsOutOfRange) {
     load_bytes(g.serialize(), "GGUF v2");
     g.set("general.alignment", kU32, u32_value(64));
     load_bytes(g.serialize(), "alignment 64");
+    g.set("general.alignment", kU32, u32_value(8));
+    load_bytes(g.serialize(), "alignment 8");
     g.erase_kv("general.alignment");
     g.align = 32;
     load_bytes(g.serialize(), "default alignment");
@@ -755,7 +757,7 @@ TEST_F(ModelErrorsTest, GgufHeaderFieldsOutOfRange) {
   reject([](TestGguf& g) { g.set("llama.rope.freq_base", kString, string_value("1e4")); }, "rope base as string");
 
   // Alignment.
-  for (uint32_t a : {0u, 3u, 48u, 100u, 0x80000000u}) {
+  for (uint32_t a : {0u, 1u, 2u, 3u, 4u, 48u, 100u, 0x80000000u}) {  // GGUF: a multiple of 8
     reject(
         [a](TestGguf& g) {
           g.set("general.alignment", kU32, u32_value(a));
