@@ -5,12 +5,14 @@
 //     bandwidth). stories110M and TinyLlama shapes cycle over copies totalling
 //     >= 512 MiB so that every call reads from DRAM, as a model's layers do;
 //     stories15M uses one copy (the model is cache-resident);
-//   - n_tokens = 128: GOP/s (2 ops per MAC), one prompt chunk.
+//   - n_tokens = 64: GOP/s (2 ops per MAC), one prompt chunk.
+// Every block type but I8G gets real blocks (quantized random rows).
 // Run: build/bench/bareflow_kernel_bench --benchmark_filter=Int8Avx2
 #include <benchmark/benchmark.h>
 #include <immintrin.h>
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -20,6 +22,7 @@
 #include <vector>
 
 #include "kernels/families.h"
+#include "kernels/quantize.h"
 #include "kernels/variant.h"
 
 namespace bf {
@@ -157,12 +160,22 @@ Problem& problem(const Variant& v, const Shape& s, int n_tokens) {
   p = Problem{};
   std::mt19937 rng(1);
   const int group = v.type == DType::I8G ? 64 : 0;
-  std::vector<uint8_t> native(row_bytes(v.type, s.cols) * s.rows);
-  for (auto& b : native) b = static_cast<uint8_t>(rng());
+  const size_t row_size = row_bytes(v.type, s.cols);
+  std::vector<uint8_t> native(row_size * s.rows);
   std::vector<float> scales(v.type == DType::I8G ? s.rows * s.cols / group : 0, 0.01f);
-  const int64_t block = v.type == DType::Q4_0 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
-  if (v.type != DType::I8G)  // small f16 scales (0x2000 = 2^-7), so sums stay finite
-    for (size_t off = 0; off < native.size(); off += block) std::memcpy(&native[off], "\x00\x20", 2);
+  if (v.type == DType::I8G) {
+    for (auto& b : native) b = static_cast<uint8_t>(rng());
+  } else {  // a few quantized random rows, repeated: real blocks (finite scales) at little cost
+    constexpr int64_t kDistinctRows = 64;
+    std::normal_distribution<float> normal(0.0f, 0.02f);
+    std::vector<float> x(s.cols);
+    for (int64_t r = 0; r < std::min(s.rows, kDistinctRows); ++r) {
+      for (auto& f : x) f = normal(rng);
+      quantize_row(v.type, x.data(), &native[r * row_size], s.cols);
+    }
+    for (int64_t r = kDistinctRows; r < s.rows; ++r)
+      std::memcpy(&native[r * row_size], &native[(r % kDistinctRows) * row_size], row_size);
+  }
   TensorView tv;
   tv.type = v.type;
   tv.rows = s.rows;
@@ -215,8 +228,11 @@ void matmul_bench(benchmark::State& state, const std::string& name, const Shape&
       2.0 * (end - begin) * s.cols * n_tokens * state.iterations(), benchmark::Counter::kIsRate);
 }
 
+// One prompt chunk's worth of tokens.
+constexpr int kPromptTokens = 64;
+
 const int kRegistered = [] {
-  for (const char* type : {"q8_0", "q4_0", "i8g"})
+  for (const char* type : {"q8_0", "q4_0", "i8g", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k"})
     for (const char* isa : {"avx2", "avxvnni"}) {
       const std::string name = std::string("matmul.") + type + "." + isa + ".r8";
       for (const Shape& s : kShapes) {
@@ -224,8 +240,8 @@ const int kRegistered = [] {
                                      [=](benchmark::State& st) { matmul_bench(st, name, s, 1); })
             ->Threads(1)->Threads(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
         if (std::string(s.name).find("s15M") == 0 || std::string(s.name).find("cls") != std::string::npos) continue;
-        benchmark::RegisterBenchmark(("Int8Avx2_pp128/" + name + "/" + s.name).c_str(),
-                                     [=](benchmark::State& st) { matmul_bench(st, name, s, 128); })
+        benchmark::RegisterBenchmark(("Int8Avx2_pp" + std::to_string(kPromptTokens) + "/" + name + "/" + s.name).c_str(),
+                                     [=](benchmark::State& st) { matmul_bench(st, name, s, kPromptTokens); })
             ->Threads(1)->UseRealTime()->Unit(benchmark::kMillisecond);
       }
     }

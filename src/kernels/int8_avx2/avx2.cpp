@@ -47,9 +47,10 @@ struct Q8Dot {
   }
 };
 
-// Q4_0: nibbles (0..15) are the unsigned operand. A product pair is at most
+// Nibble types: the nibbles (0..15) are the unsigned operand. A product pair is at most
 // 2 * 15 * 128 = 3840, so all eight chunks of a block sum in int16 (30720 < 2^15)
-// before one vpmaddwd; value = nibble - 8 subtracts 8 sum(x).
+// before one vpmaddwd; value = nibble + kOffset (Q4_0: -8) adds kOffset sum(x).
+template <int kOffset>
 struct Q4Dot {
   static constexpr int kBlockBytes = kQ4BlockBytes;
   static constexpr int kGemvRows = 2, kGemmRows = 2, kGemmTokens = 2;  // 4 row groups per token step: slower (measured)
@@ -58,18 +59,14 @@ struct Q4Dot {
   [[gnu::always_inline]] BF_R8_TARGET static inline void block(const uint8_t* const (&w)[RV],
                                                                  const int8_t* const (&x)[NT],
                                                                  const int32_t (&sum)[NT], __m256i (&acc)[RV][NT]) {
-    const __m256i low4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+    const __m256i ones = _mm256_set1_epi16(1);
     __m256i s16[RV][NT];
     for (int t = 0; t < NT; ++t)
       for (int i = 0; i < RV; ++i) s16[i][t] = _mm256_setzero_si256();
 #pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {
       __m256i lo[RV], hi[RV];
-      for (int i = 0; i < RV; ++i) {
-        const __m256i raw = _mm256_load_si256(reinterpret_cast<const __m256i*>(w[i] + 32 * k));
-        lo[i] = _mm256_and_si256(raw, low4);
-        hi[i] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
-      }
+      for (int i = 0; i < RV; ++i) nibbles(load32(w[i] + 32 * k), lo[i], hi[i]);
       for (int t = 0; t < NT; ++t) {
         const __m256i xl = broadcast4(x[t] + 4 * k), xh = broadcast4(x[t] + 16 + 4 * k);
         for (int i = 0; i < RV; ++i)
@@ -79,14 +76,117 @@ struct Q4Dot {
     }
     for (int t = 0; t < NT; ++t)
       for (int i = 0; i < RV; ++i)
-        acc[i][t] = _mm256_add_epi32(_mm256_madd_epi16(s16[i][t], ones), _mm256_set1_epi32(-8 * sum[t]));
+        acc[i][t] = _mm256_add_epi32(_mm256_madd_epi16(s16[i][t], ones), _mm256_set1_epi32(kOffset * sum[t]));
   }
+};
+
+// 5-bit types: a product pair is at most 2 * 31 * 128 = 7936, so the four chunks of each
+// half block sum in int16 (31744 < 2^15): one vpmaddwd per half. Q5_0: kOffset = -16.
+template <int kOffset>
+struct Q5Dot {
+  static constexpr int kBlockBytes = kQ5BlockBytes;
+  static constexpr int kGemvRows = 2, kGemmRows = 2, kGemmTokens = 2;
+
+  template <int RV, int NT>
+  [[gnu::always_inline]] BF_R8_TARGET static inline void block(const uint8_t* const (&w)[RV],
+                                                                 const int8_t* const (&x)[NT],
+                                                                 const int32_t (&sum)[NT], __m256i (&acc)[RV][NT]) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i s_lo[RV][NT], s_hi[RV][NT], plane[RV];
+    for (int i = 0; i < RV; ++i) {
+      plane[i] = load32(w[i] + kQ4BlockBytes);
+      for (int t = 0; t < NT; ++t) s_lo[i][t] = s_hi[i][t] = _mm256_setzero_si256();
+    }
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; ++k) {
+      __m256i lo[RV], hi[RV];
+      for (int i = 0; i < RV; ++i) {
+        nibbles(load32(w[i] + 32 * k), lo[i], hi[i]);
+        add_bit4(plane[i], k, lo[i], hi[i]);
+      }
+      for (int t = 0; t < NT; ++t) {
+        const __m256i xl = broadcast4(x[t] + 4 * k), xh = broadcast4(x[t] + 16 + 4 * k);
+        for (int i = 0; i < RV; ++i) {
+          s_lo[i][t] = _mm256_add_epi16(s_lo[i][t], _mm256_maddubs_epi16(lo[i], xl));
+          s_hi[i][t] = _mm256_add_epi16(s_hi[i][t], _mm256_maddubs_epi16(hi[i], xh));
+        }
+      }
+    }
+    for (int t = 0; t < NT; ++t)
+      for (int i = 0; i < RV; ++i)
+        acc[i][t] = _mm256_add_epi32(_mm256_add_epi32(_mm256_madd_epi16(s_lo[i][t], ones),
+                                                      _mm256_madd_epi16(s_hi[i][t], ones)),
+                                     _mm256_set1_epi32(kOffset * sum[t]));
+  }
+};
+
+// Q6_K: value = sc_h (u - 32), u 6 bits, sc_h the int8 scale of half h. Per pair of
+// loads, sum(u x) (at most 2 * 2 * 63 * 128 = 32256) minus sum(32 x), made once per token,
+// is sum((u - 32) x), at most 2 * 2 * 32 * 127 = 16256 in magnitude (|x| <= 127,
+// contract.h; int16 wraps back to it exactly); both pairs then sum in int16 (32512)
+// before one vpmaddwd against the half's scale in both int16 halves of each row's lane.
+struct Q6Dot {
+  static constexpr int kBlockBytes = kQ6BlockBytes;
+  static constexpr int kGemvRows = 2, kGemmRows = 2, kGemmTokens = 2;
+
+  template <int RV, int NT>
+  [[gnu::always_inline]] BF_R8_TARGET static inline void block(const uint8_t* const (&w)[RV],
+                                                                 const int8_t* const (&x)[NT],
+                                                                 const int32_t (&)[NT], __m256i (&acc)[RV][NT]) {
+    const __m256i bias = _mm256_set1_epi8(32);
+    __m256i s_lo[RV][NT], s_hi[RV][NT];
+    for (int i = 0; i < RV; ++i)
+      for (int t = 0; t < NT; ++t) s_lo[i][t] = s_hi[i][t] = _mm256_setzero_si256();
+#pragma GCC unroll 2
+    for (int p = 0; p < 2; ++p) {
+      __m256i plane[RV], p_lo[RV][NT], p_hi[RV][NT], c_lo[NT], c_hi[NT];
+      for (int i = 0; i < RV; ++i) plane[i] = load32(w[i] + kQ4BlockBytes + 32 * p);
+#pragma GCC unroll 2
+      for (int k = 2 * p; k < 2 * p + 2; ++k) {
+        __m256i lo[RV], hi[RV];
+        for (int i = 0; i < RV; ++i) {
+          nibbles(load32(w[i] + 32 * k), lo[i], hi[i]);
+          add_bits45(plane[i], k, lo[i], hi[i]);
+        }
+        for (int t = 0; t < NT; ++t) {
+          const __m256i xl = broadcast4(x[t] + 4 * k), xh = broadcast4(x[t] + 16 + 4 * k);
+          const __m256i cl = _mm256_maddubs_epi16(bias, xl), ch = _mm256_maddubs_epi16(bias, xh);
+          c_lo[t] = k % 2 ? _mm256_add_epi16(c_lo[t], cl) : cl;
+          c_hi[t] = k % 2 ? _mm256_add_epi16(c_hi[t], ch) : ch;
+          for (int i = 0; i < RV; ++i) {
+            const __m256i ml = _mm256_maddubs_epi16(lo[i], xl), mh = _mm256_maddubs_epi16(hi[i], xh);
+            p_lo[i][t] = k % 2 ? _mm256_add_epi16(p_lo[i][t], ml) : ml;
+            p_hi[i][t] = k % 2 ? _mm256_add_epi16(p_hi[i][t], mh) : mh;
+          }
+        }
+      }
+      for (int t = 0; t < NT; ++t)
+        for (int i = 0; i < RV; ++i) {
+          s_lo[i][t] = _mm256_add_epi16(s_lo[i][t], _mm256_sub_epi16(p_lo[i][t], c_lo[t]));
+          s_hi[i][t] = _mm256_add_epi16(s_hi[i][t], _mm256_sub_epi16(p_hi[i][t], c_hi[t]));
+        }
+    }
+    for (int i = 0; i < RV; ++i) {
+      const __m256i sc_lo = pair16(q6_half_scales(w[i], 0)), sc_hi = pair16(q6_half_scales(w[i], 1));
+      for (int t = 0; t < NT; ++t)
+        acc[i][t] = _mm256_add_epi32(_mm256_madd_epi16(s_lo[i][t], sc_lo), _mm256_madd_epi16(s_hi[i][t], sc_hi));
+    }
+  }
+
+  // Each lane's int32 (a small int) in both of its int16 halves.
+  BF_R8_TARGET static __m256i pair16(__m256i v) { return _mm256_blend_epi16(v, _mm256_slli_epi32(v, 16), 0xaa); }
 };
 
 }  // namespace
 
 void matmul_q8_0_avx2(const void* a, int64_t begin, int64_t end) { matmul_r8<Q8Dot, F16BlockScales>(a, begin, end); }
-void matmul_q4_0_avx2(const void* a, int64_t begin, int64_t end) { matmul_r8<Q4Dot, F16BlockScales>(a, begin, end); }
+void matmul_q4_0_avx2(const void* a, int64_t begin, int64_t end) { matmul_r8<Q4Dot<-8>, F16BlockScales>(a, begin, end); }
 void matmul_i8g_avx2(const void* a, int64_t begin, int64_t end) { matmul_r8<Q8Dot, F32GroupScales>(a, begin, end); }
+void matmul_q4_1_avx2(const void* a, int64_t begin, int64_t end) { matmul_r8<Q4Dot<0>, F16BlockMinScales>(a, begin, end); }
+void matmul_q5_0_avx2(const void* a, int64_t begin, int64_t end) { matmul_r8<Q5Dot<-16>, F16BlockScales>(a, begin, end); }
+void matmul_q5_1_avx2(const void* a, int64_t begin, int64_t end) { matmul_r8<Q5Dot<0>, F16BlockMinScales>(a, begin, end); }
+void matmul_q4_k_avx2(const void* a, int64_t begin, int64_t end) { matmul_r8<Q4Dot<0>, SuperBlockScales<true>>(a, begin, end); }
+void matmul_q5_k_avx2(const void* a, int64_t begin, int64_t end) { matmul_r8<Q5Dot<0>, SuperBlockScales<true>>(a, begin, end); }
+void matmul_q6_k_avx2(const void* a, int64_t begin, int64_t end) { matmul_r8<Q6Dot, SuperBlockScales<false>>(a, begin, end); }
 
 }  // namespace bf::int8_avx2

@@ -1,5 +1,5 @@
-// The int8_avx2 family: Q8_0, Q4_0 and I8G weights (repacked to r8, r8_layout.h) times
-// 8-bit activations, on AVX2 (vpmaddubsw) and AVX-VNNI (vpdpbusd, ranked higher).
+// The int8_avx2 family: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K and I8G weights
+// (repacked to r8, r8_layout.h) times 8-bit activations, on AVX2 (vpmaddubsw) and AVX-VNNI (vpdpbusd, ranked higher).
 #include <string>
 
 #include "kernels/families.h"
@@ -55,6 +55,12 @@ void add_int8_avx2_variants(KernelRegistry& r) {
       {DType::Q8_0, "q8_0", repack_q8_0, nullptr, matmul_q8_0_avx2, matmul_q8_0_avxvnni},
       {DType::Q4_0, "q4_0", repack_q4_0, nullptr, matmul_q4_0_avx2, matmul_q4_0_avxvnni},
       {DType::I8G, "i8g", repack_i8g, i8g_in_blocks, matmul_i8g_avx2, matmul_i8g_avxvnni},
+      {DType::Q4_1, "q4_1", repack_q4_1, nullptr, matmul_q4_1_avx2, matmul_q4_1_avxvnni},
+      {DType::Q5_0, "q5_0", repack_q5_0, nullptr, matmul_q5_0_avx2, matmul_q5_0_avxvnni},
+      {DType::Q5_1, "q5_1", repack_q5_1, nullptr, matmul_q5_1_avx2, matmul_q5_1_avxvnni},
+      {DType::Q4_K, "q4_k", repack_q4_k, nullptr, matmul_q4_k_avx2, matmul_q4_k_avxvnni},
+      {DType::Q5_K, "q5_k", repack_q5_k, nullptr, matmul_q5_k_avx2, matmul_q5_k_avxvnni},
+      {DType::Q6_K, "q6_k", repack_q6_k, nullptr, matmul_q6_k_avx2, matmul_q6_k_avxvnni},
   };
   for (const auto& k : types) {
     add(r, k, "avx2", k.avx2, nullptr, 10);

@@ -7,6 +7,7 @@
 #endif
 
 #include "kernels/int8_avx2/r8_layout.h"
+#include "kernels/int_block.h"
 
 namespace bf::int8_avx2 {
 namespace {
@@ -51,7 +52,144 @@ void place_q8(uint8_t* group_block, int lane, const int8_t* q) {
 // Padded lanes get value 0 (offset binary 128); their scale stays 0.
 void pad_q8(uint8_t* values_begin, size_t bytes) { std::memset(values_begin, 128, bytes); }
 
+// ---- the unsigned-value types (every type but Q8_0 and I8G) ----
+
+// How a block's integer form (int_block.h) maps onto unsigned u: q = sc_h (u - bias),
+// sc_h the integer sub-block scale of half h (elements 16h..16h+15; 1 for types without).
+struct UnsignedForm {
+  int sc[2] = {1, 1};
+  int bias = 0;
+};
+
+// The division is exact, so in floats too (far faster than integer division, and it
+// vectorizes); a zero sub-block scale makes every u the bias (the block then
+// contributes nothing whatever u is).
+void unsigned_values(DType t, const uint8_t* row, int64_t b, const UnsignedForm& f, uint8_t (&u)[kQBlock]) {
+  const IntBlock blk = int_block(t, row, b);
+  for (int h = 0; h < 2; ++h) {
+    const float sc = static_cast<float>(f.sc[h] ? f.sc[h] : 1);
+    for (int j = h * kQBlock / 2; j < (h + 1) * kQBlock / 2; ++j)
+      u[j] = static_cast<uint8_t>((f.sc[h] ? static_cast<int>(static_cast<float>(blk.q[j]) / sc) : 0) + f.bias);
+  }
+}
+
+void place_nibbles(uint8_t* group_block, int lane, const uint8_t (&u)[kQBlock]) {
+  for (int k = 0; k < 4; ++k)
+    for (int i = 0; i < 4; ++i)
+      group_block[(k * kRows + lane) * 4 + i] = static_cast<uint8_t>((u[4 * k + i] & 0x0f) | u[16 + 4 * k + i] << 4);
+}
+
+void place_bit4(uint8_t* plane, int lane, const uint8_t (&u)[kQBlock]) {
+  for (int k = 0; k < 4; ++k)
+    for (int i = 0; i < 4; ++i)
+      plane[lane * 4 + i] |= static_cast<uint8_t>((u[4 * k + i] >> 4 & 1) << (4 + k) | (u[16 + 4 * k + i] >> 4 & 1) << k);
+}
+
+void place_bits45(uint8_t* planes, int lane, const uint8_t (&u)[kQBlock]) {
+  for (int k = 0; k < 4; ++k)
+    for (int i = 0; i < 4; ++i) {
+      const int at = k % 2 ? 0 : 4;  // bit position of the low half's pair; the high half's is 2 above
+      planes[(k / 2) * 32 + lane * 4 + i] |=
+          static_cast<uint8_t>((u[4 * k + i] >> 4) << at | (u[16 + 4 * k + i] >> 4) << (at + 2));
+    }
+}
+
+inline void put_u16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
+
+// Repacks a type whose blocks are unsigned values: `per_block(row, b, value_block,
+// scale_group, lane)` writes the scales of row block b (into the group's scales, or
+// into the value block for Q6_K) and returns its UnsignedForm.
+template <class PerBlock>
+void repack_unsigned(const TensorView& w, PackedWeight& out, int block_bytes, size_t scale_bytes_per_group,
+                     PerBlock per_block) {
+  const int64_t nb = w.cols / kQBlock, groups = row_groups(w.rows);
+  allocate(out, groups * nb * block_bytes, groups * scale_bytes_per_group);
+  const size_t stride = row_bytes(w.type, w.cols);
+  for (int64_t r = 0; r < w.rows; ++r) {
+    const int64_t g = r / kRows;
+    const int lane = static_cast<int>(r % kRows);
+    const uint8_t* row = static_cast<const uint8_t*>(w.data) + r * stride;
+    for (int64_t b = 0; b < nb; ++b) {
+      uint8_t* dst = values(out) + (g * nb + b) * block_bytes;
+      const UnsignedForm f = per_block(row, b, dst, scales<uint8_t>(out) + g * scale_bytes_per_group, lane);
+      uint8_t u[kQBlock];
+      unsigned_values(w.type, row, b, f, u);
+      place_nibbles(dst, lane, u);
+      if (block_bytes == kQ5BlockBytes) place_bit4(dst + kQ4BlockBytes, lane, u);
+      if (block_bytes == kQ6BlockBytes) place_bits45(dst + kQ4BlockBytes, lane, u);
+    }
+  }
+}
+
+// Q4_1, Q5_1: f16 d and m per block.
+template <class Block>
+UnsignedForm scale_and_min(const uint8_t* row, int64_t b, uint8_t*, uint8_t* scale_group, int lane) {
+  const Block& blk = reinterpret_cast<const Block*>(row)[b];
+  put_u16(scale_group + (b * 2 * kRows + lane) * 2, blk.d);
+  put_u16(scale_group + (b * 2 * kRows + kRows + lane) * 2, blk.m);
+  return {};
+}
+
+// Q4_K, Q5_K: f16 d and -dmin per super-block, the 6-bit sc and m per block.
+template <class Block>
+UnsignedForm k_scale_and_min(const uint8_t* row, int64_t b, uint8_t*, uint8_t* scale_group, int lane) {
+  const Block& blk = reinterpret_cast<const Block*>(row)[b / kBlocksPerSuper];
+  const int s = static_cast<int>(b % kBlocksPerSuper);
+  uint8_t* super = scale_group + (b / kBlocksPerSuper) * (kKScaleHeadBytes + kBlocksPerSuper * kKScaleBlockBytes);
+  put_u16(super + lane * 2, blk.d);
+  put_u16(super + (kRows + lane) * 2, static_cast<uint16_t>(blk.dmin ^ 0x8000));  // exact negation
+  int sc, m;
+  unpack_k_scale(blk.scales, s, sc, m);
+  uint8_t* block = super + kKScaleHeadBytes + s * kKScaleBlockBytes;
+  block[lane] = static_cast<uint8_t>(sc);
+  block[kRows + lane] = static_cast<uint8_t>(m);
+  return {{sc, sc}, 0};
+}
+
+size_t k_scale_bytes(const TensorView& w) {
+  return w.cols / kQK * (kKScaleHeadBytes + kBlocksPerSuper * kKScaleBlockBytes);
+}
+
 }  // namespace
+
+void repack_q4_1(const TensorView& w, PackedWeight& out) {
+  repack_unsigned(w, out, kQ4BlockBytes, w.cols / kQBlock * 2 * kRows * 2, scale_and_min<BlockQ4_1>);
+}
+
+void repack_q5_1(const TensorView& w, PackedWeight& out) {
+  repack_unsigned(w, out, kQ5BlockBytes, w.cols / kQBlock * 2 * kRows * 2, scale_and_min<BlockQ5_1>);
+}
+
+void repack_q5_0(const TensorView& w, PackedWeight& out) {
+  repack_unsigned(w, out, kQ5BlockBytes, w.cols / kQBlock * kRows * 2,
+                  [](const uint8_t* row, int64_t b, uint8_t*, uint8_t* scale_group, int lane) {
+                    put_u16(scale_group + (b * kRows + lane) * 2, reinterpret_cast<const BlockQ5_0*>(row)[b].d);
+                    return UnsignedForm{{1, 1}, 16};
+                  });
+}
+
+void repack_q4_k(const TensorView& w, PackedWeight& out) {
+  repack_unsigned(w, out, kQ4BlockBytes, k_scale_bytes(w), k_scale_and_min<BlockQ4_K>);
+}
+
+void repack_q5_k(const TensorView& w, PackedWeight& out) {
+  repack_unsigned(w, out, kQ5BlockBytes, k_scale_bytes(w), k_scale_and_min<BlockQ5_K>);
+}
+
+// Q6_K: f16 d per super-block apart; the int8 scales of each half block at the end of
+// the value block, where the kernel applies them in integer.
+void repack_q6_k(const TensorView& w, PackedWeight& out) {
+  repack_unsigned(w, out, kQ6BlockBytes, w.cols / kQK * kRows * 2,
+                  [](const uint8_t* row, int64_t b, uint8_t* value_block, uint8_t* scale_group, int lane) {
+                    const BlockQ6_K& blk = reinterpret_cast<const BlockQ6_K*>(row)[b / kBlocksPerSuper];
+                    const int s = static_cast<int>(b % kBlocksPerSuper);
+                    put_u16(scale_group + ((b / kBlocksPerSuper) * kRows + lane) * 2, blk.d);
+                    int8_t* sub = reinterpret_cast<int8_t*>(value_block + kQ6BlockBytes - 2 * kRows);
+                    sub[lane] = blk.scales[2 * s];
+                    sub[kRows + lane] = blk.scales[2 * s + 1];
+                    return UnsignedForm{{blk.scales[2 * s], blk.scales[2 * s + 1]}, 32};
+                  });
+}
 
 void repack_q8_0(const TensorView& w, PackedWeight& out) {
   const int64_t nb = w.cols / kQBlock, groups = row_groups(w.rows);
