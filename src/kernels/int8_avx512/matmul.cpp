@@ -50,7 +50,7 @@ using Q5_0 = Kernels<DType::Q5_0, Nibbles<1, 16>, F16Scales, BwUnsigned>;
 using Q5_1 = Kernels<DType::Q5_1, Nibbles<1, 0>, F16ScaleMin, BwUnsigned>;
 using Q4_K = Kernels<DType::Q4_K, Nibbles<0, 0>, KMinScales, BwUnsigned>;
 using Q5_K = Kernels<DType::Q5_K, Nibbles<1, 0>, KMinScales, BwUnsigned>;
-using Q6_K = Kernels<DType::Q6_K, Nibbles<2, 0>, Q6Scales, BwUnsigned>;
+using Q6_K = Kernels<DType::Q6_K, Nibbles<2, 32>, Q6Scales, BwUnsigned>;
 
 }  // namespace
 

@@ -91,14 +91,14 @@ struct Nibbles {
 using NibbleValues = Nibbles<0, 8>;  // Q4_0
 
 // ---- scales: per block and row group, what turns the integer sums into floats:
-//   out += dx * (d * isum + sum_o off[o] * xsum_o)
-// with isum = sum over halves h of sub[h] * (integer dot of half h) when the type has
-// integer sub-block scales, and xsum_o the activation sum of the block (one offset) or
-// of each 16-column half (two).
+//   out += dx * (d * isum + off * xsum)   (off: kOffsets == 1)
+// with isum = sum over halves h of sub[h] * (integer dot of half h, offset-corrected)
+// when the type has integer sub-block scales (kSubScales halves), else the block's
+// offset-corrected integer dot.
 struct BlockScale {
   __m512 d;
   __m512i sub[2];
-  __m512 off[2];
+  __m512 off;
 };
 
 // A cursor over one row group's scale items; blocks_per_scale blocks share an item.
@@ -163,7 +163,7 @@ struct F16ScaleMin {
   BF_AVX512 BlockScale next() {
     BlockScale s;
     s.d = load_f16(cur.p);
-    s.off[0] = load_f16(cur.p + kGroupRows * 2);
+    s.off = load_f16(cur.p + kGroupRows * 2);
     cur.advance();
     return s;
   }
@@ -181,16 +181,15 @@ struct KMinScales {
     BlockScale s;
     s.d = load_f16(cur.p);
     s.sub[0] = _mm512_cvtepu8_epi32(load16(sc));
-    s.off[0] = _mm512_mul_ps(m, _mm512_sub_ps(_mm512_setzero_ps(), load_f16(cur.p + kGroupRows * 2)));
+    s.off = _mm512_mul_ps(m, _mm512_sub_ps(_mm512_setzero_ps(), load_f16(cur.p + kGroupRows * 2)));
     cur.advance();
     return s;
   }
 };
 
-// Q6_K: per super-block f16 d, per 16-column half an int8 sc; u - 32 becomes the
-// offsets -32 * d * sc of the two halves.
+// Q6_K: per super-block f16 d, per 16-column half an int8 sc (u - 32: Nibbles<2, 32>).
 struct Q6Scales {
-  static constexpr int kItemBytes = kGroupRows * 2 + 2 * kSuperBlocks * kGroupRows, kSubScales = 2, kOffsets = 2;
+  static constexpr int kItemBytes = kGroupRows * 2 + 2 * kSuperBlocks * kGroupRows, kSubScales = 2, kOffsets = 0;
   ScaleCursor cur;
   Q6Scales() = default;
   Q6Scales(const Ctx& c, int64_t rg) : cur(c, rg, kItemBytes) {}
@@ -198,12 +197,8 @@ struct Q6Scales {
     const uint8_t* sc = cur.p + kGroupRows * 2 + cur.block() * 2 * kGroupRows;
     BlockScale s;
     s.d = load_f16(cur.p);
-    const __m512 d32 = _mm512_mul_ps(s.d, _mm512_set1_ps(-32.0f));
 #pragma GCC unroll 2
-    for (int h = 0; h < 2; ++h) {
-      s.sub[h] = _mm512_cvtepi8_epi32(load16(sc + h * kGroupRows));
-      s.off[h] = _mm512_mul_ps(_mm512_cvtepi32_ps(s.sub[h]), d32);
-    }
+    for (int h = 0; h < 2; ++h) s.sub[h] = _mm512_cvtepi8_epi32(load16(sc + h * kGroupRows));
     cur.advance();
     return s;
   }
@@ -220,10 +215,11 @@ struct ValueCursor {
 };
 
 // ---- dot products of one unsigned k-group with 4 broadcast signed activation bytes.
-// Acc init(corr) starts a run of k-groups (corr: the offset correction, in the first
-// run only); finish<kScaled>(chains, sub) gives the run's int32 sums, times the
-// per-row integer sub-block scales when kScaled (sub made once per row group by
-// prep_sub). run<V>: k-groups one run may take.
+// Acc init<kScaled>(corr) starts a run of k-groups (corr: the offset correction of its
+// block or half, in its first run only); finish<kScaled, kCorr>(chains, sub) gives the
+// run's int32 sums (with the correction when kCorr), times the per-row integer
+// sub-block scales when kScaled (sub made once per row group by prep_sub). run<V>:
+// k-groups one run may take.
 struct Vnni {
   using Prep = __m512i;
   using Acc = __m512i;
@@ -232,11 +228,12 @@ struct Vnni {
   static constexpr int run() { return kKGroups; }
   BF_AVX512 static Prep prep(__m512i u) { return u; }
   BF_AVX512 static Sub prep_sub(__m512i s) { return s; }
+  template <bool kScaled>
   BF_AVX512 static Acc init(int32_t corr) { return _mm512_set1_epi32(corr); }
   BF_AVX512 static Acc step(Acc a, Prep w, const int8_t* x) {
     return _mm512_dpbusd_epi32(a, w, _mm512_set1_epi32(load4(x)));
   }
-  template <bool kScaled, int C>
+  template <bool kScaled, bool kCorr, int C>
   BF_AVX512 static __m512i finish(const Acc (&a)[C], Sub s) {
     __m512i sum = a[0];
     if constexpr (C == 2) sum = _mm512_add_epi32(sum, a[1]);
@@ -263,6 +260,7 @@ struct BwSigned {
   }
   BF_AVX512 static Sub prep_sub(__m512i s) { return s; }
   // Works on the signed values themselves: no offset to correct.
+  template <bool kScaled>
   BF_AVX512 static Acc init(int32_t) { return _mm512_setzero_si512(); }
   BF_AVX512 static Acc step(Acc a, const Prep& w, const int8_t* x) {
     __m512i xb = _mm512_set1_epi32(load4(x));
@@ -270,7 +268,7 @@ struct BwSigned {
     __m512i p = _mm512_maddubs_epi16(w.abs, xs);
     return _mm512_add_epi32(a, _mm512_madd_epi16(p, _mm512_set1_epi16(1)));
   }
-  template <bool kScaled, int C>
+  template <bool kScaled, bool kCorr, int C>
   BF_AVX512 static __m512i finish(const Acc (&a)[C], Sub) {
     static_assert(!kScaled, "int8 types have no sub-block scales");
     return C == 2 ? _mm512_add_epi32(a[0], a[1]) : a[0];
@@ -279,7 +277,9 @@ struct BwSigned {
 
 // AVX-512BW, small unsigned values: the vpmaddubsw pairs of a run (V::kRun k-groups)
 // add up in 16 bits before one vpmaddwd, whose other operand is the run's sub-block
-// scale in both halves of each dword (or 1), so it scales as it widens.
+// scale in both halves of each dword (or 1), so it scales as it widens. With scales the
+// correction rides in the same form: corr/2 in both words (corr is even, |corr/2| <
+// 2^15), so that one more vpmaddwd gives corr * scale.
 struct BwUnsigned {
   using Prep = __m512i;
   struct Acc {
@@ -293,19 +293,21 @@ struct BwUnsigned {
   BF_AVX512 static Sub prep_sub(__m512i s) {
     return _mm512_or_si512(_mm512_and_si512(s, _mm512_set1_epi32(0xffff)), _mm512_slli_epi32(s, 16));
   }
-  BF_AVX512 static Acc init(int32_t corr) { return {_mm512_setzero_si512(), _mm512_set1_epi32(corr)}; }
+  template <bool kScaled>
+  BF_AVX512 static Acc init(int32_t corr) {
+    return {_mm512_setzero_si512(), kScaled ? _mm512_set1_epi16(static_cast<int16_t>(corr / 2)) : _mm512_set1_epi32(corr)};
+  }
   BF_AVX512 static Acc step(Acc a, Prep w, const int8_t* x) {
     a.s16 = _mm512_add_epi16(a.s16, _mm512_maddubs_epi16(w, _mm512_set1_epi32(load4(x))));
     return a;
   }
-  template <bool kScaled, int C>
+  template <bool kScaled, bool kCorr, int C>
   BF_AVX512 static __m512i finish(const Acc (&a)[C], Sub s) {
-    __m512i s16 = a[0].s16, base = a[0].base;
-    if constexpr (C == 2) {
-      s16 = _mm512_add_epi16(s16, a[1].s16);  // the chains share one run
-      base = _mm512_add_epi32(base, a[1].base);
-    }
-    return _mm512_add_epi32(base, _mm512_madd_epi16(s16, kScaled ? s : _mm512_set1_epi16(1)));
+    __m512i s16 = a[0].s16;
+    if constexpr (C == 2) s16 = _mm512_add_epi16(s16, a[1].s16);  // the chains share one run
+    const __m512i sum = _mm512_madd_epi16(s16, kScaled ? s : _mm512_set1_epi16(1));
+    if constexpr (!kCorr) return sum;  // chain 0 of a block's (or half's) first run holds the correction
+    return _mm512_add_epi32(sum, kScaled ? _mm512_madd_epi16(a[0].base, s) : a[0].base);
   }
 };
 
@@ -332,7 +334,7 @@ BF_AVX512 inline void store_rows(const Ctx& c, int64_t rg, int64_t t, __m512 v) 
 // end of the weights are harmless.
 inline constexpr int kPrefetchBytes = 8192;
 
-// Sum of the first 16 activation bytes of a block (Q6_K's half-block offsets).
+// Sum of the first 16 activation bytes of a block (Q6_K's half-block corrections).
 BF_AVX512 inline int32_t half_sum(const int8_t* x) {
   const __m128i u = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x)), _mm_set1_epi8(-128));
   const __m128i s = _mm_sad_epu8(u, _mm_setzero_si128());  // two sums of 8 bytes, each + 8*128
@@ -343,10 +345,12 @@ BF_AVX512 inline int32_t half_sum(const int8_t* x) {
 template <class V, class S, class D, int RG, int TB, int C = (RG * TB < 8 ? 2 : 1)>
 BF_AVX512 void tile(const Ctx& c, int64_t rg0, int64_t t0) {
   constexpr bool kScaled = S::kSubScales > 0;
-  static_assert(!kScaled || V::kOffset == 0, "sub-block scales take their offsets as floats");
   constexpr int kHalves = S::kSubScales == 2 ? 2 : 1;  // k-groups 0-3 and 4-7 scaled apart
+  constexpr int kHalfGroups = kKGroups / kHalves;
   // k-groups per run: the integer sums of a run are finished (and scaled) together.
-  constexpr int kRun = std::min(kKGroups / kHalves, D::template run<V>());
+  constexpr int kRun = std::min(kHalfGroups, D::template run<V>());
+  // With sub-scales the correction of a block (half) is even and within int16 twice.
+  static_assert(!kScaled || (V::kOffset % 2 == 0 && V::kOffset / 2 * kQBlock / kHalves * 127 < 32768));
   const int64_t nb = c.blocks;
   constexpr bool kStreaming = RG == kSetGroups && TB == 1;
   __m512 facc[RG][TB];
@@ -366,20 +370,34 @@ BF_AVX512 void tile(const Ctx& c, int64_t rg0, int64_t t0) {
     BlockScale bs[RG];
 #pragma GCC unroll 8
     for (int g = 0; g < RG; ++g) bs[g] = sc[g].next();
+    // The offset corrections of each token's block (or of its two halves).
+    int32_t corr[TB][kHalves];
+#pragma GCC unroll 8
+    for (int t = 0; t < TB; ++t) {
+      const int32_t sum = xs[t * nb + b];
+      if constexpr (kHalves == 1) {
+        corr[t][0] = -V::kOffset * sum;
+      } else {
+        const int32_t first = half_sum(x + t * c.cols + b * 32);
+        corr[t][0] = -V::kOffset * first;
+        corr[t][1] = -V::kOffset * (sum - first);
+      }
+    }
     __m512i isum[RG][TB];
 #pragma GCC unroll 8
     for (int r0 = 0; r0 < kKGroups; r0 += kRun) {
+      const int h = r0 / kHalfGroups;
+      const bool first_run = r0 % kHalfGroups == 0;  // of its half: takes the correction
       // C chains per accumulator (k-groups alternate), so that small tiles still have
       // enough independent vpdpbusd chains to cover its latency.
       typename D::Acc acc[RG][TB][C];
 #pragma GCC unroll 8
-      for (int t = 0; t < TB; ++t) {
-        const int32_t corr = r0 == 0 ? -V::kOffset * xs[t * nb + b] : 0;
+      for (int t = 0; t < TB; ++t)
 #pragma GCC unroll 8
         for (int g = 0; g < RG; ++g)
 #pragma GCC unroll 2
-          for (int k = 0; k < C; ++k) acc[g][t][k] = D::init(k == 0 ? corr : 0);
-      }
+          for (int k = 0; k < C; ++k)
+            acc[g][t][k] = D::template init<kScaled>(k == 0 && first_run ? corr[t][h] : 0);
 #pragma GCC unroll 8
       for (int j = r0; j < r0 + kRun; ++j) {
 #pragma GCC unroll 8
@@ -396,24 +414,13 @@ BF_AVX512 void tile(const Ctx& c, int64_t rg0, int64_t t0) {
 #pragma GCC unroll 8
       for (int g = 0; g < RG; ++g) {
         typename D::Sub sub{};
-        if constexpr (kScaled) sub = D::prep_sub(bs[g].sub[r0 * kHalves / kKGroups]);
+        if constexpr (kScaled) sub = D::prep_sub(bs[g].sub[h]);
 #pragma GCC unroll 8
         for (int t = 0; t < TB; ++t) {
-          const __m512i s = D::template finish<kScaled>(acc[g][t], sub);
+          const __m512i s = first_run && V::kOffset != 0 ? D::template finish<kScaled, true>(acc[g][t], sub)
+                                                         : D::template finish<kScaled, false>(acc[g][t], sub);
           isum[g][t] = r0 == 0 ? s : _mm512_add_epi32(isum[g][t], s);
         }
-      }
-    }
-    // The activation sums the offsets multiply, times dx.
-    float xo[TB][2];
-#pragma GCC unroll 8
-    for (int t = 0; t < TB; ++t) {
-      const float dx = xd[t * nb + b];
-      if constexpr (S::kOffsets == 1) xo[t][0] = dx * static_cast<float>(xs[t * nb + b]);
-      if constexpr (S::kOffsets == 2) {
-        const int32_t first = half_sum(x + t * c.cols + b * 32);
-        xo[t][0] = dx * static_cast<float>(first);
-        xo[t][1] = dx * static_cast<float>(xs[t * nb + b] - first);
       }
     }
 #pragma GCC unroll 8
@@ -421,10 +428,10 @@ BF_AVX512 void tile(const Ctx& c, int64_t rg0, int64_t t0) {
       w[g].p += w[g].step;
 #pragma GCC unroll 8
       for (int t = 0; t < TB; ++t) {
-        facc[g][t] = accumulate(facc[g][t], isum[g][t], bs[g].d, xd[t * nb + b]);
-#pragma GCC unroll 2
-        for (int o = 0; o < S::kOffsets; ++o)
-          facc[g][t] = _mm512_fmadd_ps(bs[g].off[o], _mm512_set1_ps(xo[t][o]), facc[g][t]);
+        const float dx = xd[t * nb + b];
+        facc[g][t] = accumulate(facc[g][t], isum[g][t], bs[g].d, dx);
+        if constexpr (S::kOffsets == 1)
+          facc[g][t] = _mm512_fmadd_ps(bs[g].off, _mm512_set1_ps(dx * static_cast<float>(xs[t * nb + b])), facc[g][t]);
       }
     }
   }
