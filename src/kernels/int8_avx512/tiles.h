@@ -126,83 +126,75 @@ BF_AVX512 inline __m512 load_f16(const uint8_t* p) {
 }
 BF_AVX512 inline __m128i load16(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
 
-// Q8_0, Q4_0, Q5_0: f16 d.
-struct F16Scales {
-  static constexpr int kItemBytes = kGroupRows * 2, kSubScales = 0, kOffsets = 0;
-  ScaleCursor cur;
-  F16Scales() = default;
-  F16Scales(const Ctx& c, int64_t rg) : cur(c, rg, kItemBytes) {}
-  BF_AVX512 BlockScale next() {
+// Scale policies: one block's BlockScale read from its scale item (layout.h) and the
+// block's index within the item; Scales<> walks a row group's items with it.
+// Q8_0, Q4_0, Q5_0: f16 d (kScaleBytes 2); I8G: f32 group scales (4).
+template <int kScaleBytes>
+struct DItems {
+  static constexpr int kItemBytes = kGroupRows * kScaleBytes, kSubScales = 0, kOffsets = 0;
+  BF_AVX512 static BlockScale read(const uint8_t* item, int) {
     BlockScale s;
-    s.d = load_f16(cur.p);
-    cur.advance();
-    return s;
-  }
-};
-
-// I8G: f32 group scales.
-struct GroupScales {
-  static constexpr int kItemBytes = kGroupRows * 4, kSubScales = 0, kOffsets = 0;
-  ScaleCursor cur;
-  GroupScales() = default;
-  GroupScales(const Ctx& c, int64_t rg) : cur(c, rg, kItemBytes) {}
-  BF_AVX512 BlockScale next() {
-    BlockScale s;
-    s.d = _mm512_loadu_ps(cur.p);
-    cur.advance();
+    s.d = kScaleBytes == 2 ? load_f16(item) : _mm512_loadu_ps(item);
     return s;
   }
 };
 
 // Q4_1, Q5_1: f16 d and m.
-struct F16ScaleMin {
+struct F16MinItems {
   static constexpr int kItemBytes = kGroupRows * 4, kSubScales = 0, kOffsets = 1;
-  ScaleCursor cur;
-  F16ScaleMin() = default;
-  F16ScaleMin(const Ctx& c, int64_t rg) : cur(c, rg, kItemBytes) {}
-  BF_AVX512 BlockScale next() {
+  BF_AVX512 static BlockScale read(const uint8_t* item, int) {
     BlockScale s;
-    s.d = load_f16(cur.p);
-    s.off = load_f16(cur.p + kGroupRows * 2);
-    cur.advance();
+    s.d = load_f16(item);
+    s.off = load_f16(item + kGroupRows * 2);
     return s;
   }
 };
 
 // Q4_K, Q5_K: per super-block f16 d and dmin, per block integer sc and m.
-struct KMinScales {
+struct KMinItems {
   static constexpr int kItemBytes = kGroupRows * 4 + 2 * kSuperBlocks * kGroupRows, kSubScales = 1, kOffsets = 1;
-  ScaleCursor cur;
-  KMinScales() = default;
-  KMinScales(const Ctx& c, int64_t rg) : cur(c, rg, kItemBytes) {}
-  BF_AVX512 BlockScale next() {
-    const uint8_t* sc = cur.p + kGroupRows * 4 + cur.block() * kGroupRows;
+  BF_AVX512 static BlockScale read(const uint8_t* item, int block) {
+    const uint8_t* sc = item + kGroupRows * 4 + block * kGroupRows;
     const __m512 m = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(load16(sc + kSuperBlocks * kGroupRows)));
     BlockScale s;
-    s.d = load_f16(cur.p);
+    s.d = load_f16(item);
     s.sub[0] = _mm512_cvtepu8_epi32(load16(sc));
-    s.off = _mm512_mul_ps(m, _mm512_sub_ps(_mm512_setzero_ps(), load_f16(cur.p + kGroupRows * 2)));
-    cur.advance();
+    s.off = _mm512_mul_ps(m, _mm512_sub_ps(_mm512_setzero_ps(), load_f16(item + kGroupRows * 2)));
     return s;
   }
 };
 
 // Q6_K: per super-block f16 d, per 16-column half an int8 sc (u - 32: Nibbles<2, 32>).
-struct Q6Scales {
+struct Q6Items {
   static constexpr int kItemBytes = kGroupRows * 2 + 2 * kSuperBlocks * kGroupRows, kSubScales = 2, kOffsets = 0;
-  ScaleCursor cur;
-  Q6Scales() = default;
-  Q6Scales(const Ctx& c, int64_t rg) : cur(c, rg, kItemBytes) {}
-  BF_AVX512 BlockScale next() {
-    const uint8_t* sc = cur.p + kGroupRows * 2 + cur.block() * 2 * kGroupRows;
+  BF_AVX512 static BlockScale read(const uint8_t* item, int block) {
+    const uint8_t* sc = item + kGroupRows * 2 + block * 2 * kGroupRows;
     BlockScale s;
-    s.d = load_f16(cur.p);
+    s.d = load_f16(item);
 #pragma GCC unroll 2
     for (int h = 0; h < 2; ++h) s.sub[h] = _mm512_cvtepi8_epi32(load16(sc + h * kGroupRows));
+    return s;
+  }
+};
+
+template <class Items>
+struct Scales {
+  static constexpr int kItemBytes = Items::kItemBytes, kSubScales = Items::kSubScales, kOffsets = Items::kOffsets;
+  ScaleCursor cur;
+  Scales() = default;
+  Scales(const Ctx& c, int64_t rg) : cur(c, rg, kItemBytes) {}
+  BF_AVX512 BlockScale next() {
+    const BlockScale s = Items::read(cur.p, cur.block());
     cur.advance();
     return s;
   }
 };
+
+using F16Scales = Scales<DItems<2>>;
+using GroupScales = Scales<DItems<4>>;
+using F16ScaleMin = Scales<F16MinItems>;
+using KMinScales = Scales<KMinItems>;
+using Q6Scales = Scales<Q6Items>;
 
 // The values of one row group, block after block.
 struct ValueCursor {
