@@ -113,19 +113,16 @@ Packed pack(const Variant& v, DType type, const Shape& sh, bool from_dram) {
   t.type = type;
   t.rows = sh.rows;
   t.cols = sh.cols;
-  if (type == DType::Q8_0) {
-    data.resize(f.size() / 32 * sizeof(BlockQ8_0));
-    quantize_row_q8_0(f.data(), reinterpret_cast<BlockQ8_0*>(data.data()), static_cast<int64_t>(f.size()));
-  } else if (type == DType::Q4_0) {
-    data.resize(f.size() / 32 * sizeof(BlockQ4_0));
-    quantize_row_q4_0(f.data(), reinterpret_cast<BlockQ4_0*>(data.data()), static_cast<int64_t>(f.size()));
-  } else {
+  if (type == DType::I8G) {
     t.group = sh.cols % 64 == 0 ? 64 : 32;
     data.resize(f.size());
     scales.resize(f.size() / t.group);
     quantize_i8g(f.data(), reinterpret_cast<int8_t*>(data.data()), scales.data(), static_cast<int64_t>(f.size()),
                  t.group);
     t.scales = scales.data();
+  } else {
+    data.resize(row_bytes(type, sh.cols) * static_cast<size_t>(sh.rows));
+    quantize_row(type, f.data(), data.data(), static_cast<int64_t>(f.size()));
   }
   t.data = data.data();
   PackedWeight pw;
@@ -166,9 +163,13 @@ MatmulArgs args_for(const Packed& p, const Shape& sh, Acts& x, std::vector<float
   return a;
 }
 
+const KernelRegistry& registry() {
+  static const KernelRegistry r = KernelRegistry::builtin();
+  return r;
+}
+
 const Variant* usable_variant(const std::string& name) {
-  static const KernelRegistry registry = KernelRegistry::builtin();
-  const Variant* v = registry.find(name);
+  const Variant* v = registry().find(name);
   return v && v->runs_on(CpuInfo::host()) ? v : nullptr;
 }
 
@@ -242,37 +243,49 @@ const Shape kDramShapes[] = {
 };
 const Shape kPromptShapes[] = {
     {"110M.wq", 768, 768}, {"110M.w1", 2048, 768}, {"tiny.wq", 2048, 2048}, {"tiny.w2", 2048, 5632}};
+// A 64-token prompt chunk on the TinyLlama MLP shapes (every type runs these).
+const Shape kChunkShapes[] = {{"tiny.w1", 5632, 2048}, {"tiny.w2", 2048, 5632}};
 const ModelShape kModels[] = {{"stories15M", 288, 768, 288, 32000, 6}, {"stories110M", 768, 2048, 768, 32000, 12}};
 
 struct TypeName {
   DType type;
   const char* name;
 };
-const TypeName kTypes[] = {{DType::Q8_0, "q8_0"}, {DType::Q4_0, "q4_0"}, {DType::I8G, "i8g"}};
+const TypeName kTypes[] = {{DType::Q8_0, "q8_0"}, {DType::Q4_0, "q4_0"}, {DType::I8G, "i8g"},
+                           {DType::Q4_1, "q4_1"}, {DType::Q5_0, "q5_0"}, {DType::Q5_1, "q5_1"},
+                           {DType::Q4_K, "q4_k"}, {DType::Q5_K, "q5_k"}, {DType::Q6_K, "q6_k"}};
 
 // Single-thread figures use CPU time (the machine may be shared); 2 threads, real time.
 [[maybe_unused]] const bool registered = [] {
   using benchmark::RegisterBenchmark;
   for (const TypeName& t : kTypes) {
+    const auto fits = [&](int64_t cols) { return row_bytes(t.type, cols) > 0; };  // K types: whole super-blocks
     for (const char* isa : {"avx512", "avx512vnni", "amx"}) {
       const std::string v = std::string("matmul.") + t.name + "." + isa + ".r16";
+      if (!registry().find(v)) continue;
       const std::string base = "int8_avx512/" + v + "/";
       for (const Shape& sh : kHotShapes)
-        RegisterBenchmark((base + sh.name + "/T1/hot").c_str(), BM_Matmul, v, t.type, sh, 1, false);
+        if (fits(sh.cols)) RegisterBenchmark((base + sh.name + "/T1/hot").c_str(), BM_Matmul, v, t.type, sh, 1, false);
       for (const Shape& sh : kDramShapes) {
+        if (!fits(sh.cols)) continue;
         RegisterBenchmark((base + sh.name + "/T1/dram").c_str(), BM_Matmul, v, t.type, sh, 1, true);
         RegisterBenchmark((base + sh.name + "/T1/dram").c_str(), BM_Matmul, v, t.type, sh, 1, true)
             ->UseRealTime()
             ->Threads(2);
       }
       for (const Shape& sh : kPromptShapes)
-        RegisterBenchmark((base + sh.name + "/T128").c_str(), BM_Matmul, v, t.type, sh, 128, false)
+        if (fits(sh.cols))
+          RegisterBenchmark((base + sh.name + "/T128").c_str(), BM_Matmul, v, t.type, sh, 128, false)
+              ->Unit(benchmark::kMicrosecond);
+      for (const Shape& sh : kChunkShapes)
+        RegisterBenchmark((base + sh.name + "/T64").c_str(), BM_Matmul, v, t.type, sh, 64, false)
             ->Unit(benchmark::kMicrosecond);
     }
     for (const ModelShape& m : kModels)
-      RegisterBenchmark((std::string("int8_avx512/model_token/") + m.name + "/" + t.name).c_str(), BM_ModelToken,
-                        std::string(t.name), t.type, m)
-          ->Unit(benchmark::kMicrosecond);
+      if (fits(m.dim) && fits(m.hidden))
+        RegisterBenchmark((std::string("int8_avx512/model_token/") + m.name + "/" + t.name).c_str(), BM_ModelToken,
+                          std::string(t.name), t.type, m)
+            ->Unit(benchmark::kMicrosecond);
   }
   return true;
 }();

@@ -73,7 +73,7 @@ BF_AMX void amx_tile(const Ctx& c, int64_t rg, int64_t t0) {
     _tile_loadd(2, wb, 64);
     _tile_dpbsud(0, 1, 2);
     _tile_stored(0, isum, kGroupRows * 4);
-    const __m512 dw = sc.next();
+    const __m512 dw = sc.next().d;
     for (int t = 0; t < kTileTokens; ++t) {
       const __m512i corr = _mm512_set1_epi32(-V::kOffset * xs[t * nb + b]);
       const __m512i s = _mm512_add_epi32(_mm512_load_si512(isum[t]), corr);
@@ -83,11 +83,11 @@ BF_AMX void amx_tile(const Ctx& c, int64_t rg, int64_t t0) {
   for (int t = 0; t < kTileTokens; ++t) store_rows(c, rg, t0 + t, facc[t]);
 }
 
-template <class V, class S>
+template <DType kType, class V, class S>
 BF_AMX void matmul_amx(const void* args, int64_t begin, int64_t end) {
   const auto& a = *static_cast<const MatmulArgs*>(args);
   if (begin >= end) return;
-  const Ctx c = make_ctx(a, begin, end, V::kBlockBytes);
+  const Ctx c = make_ctx(a, begin, end, kType);
   const int64_t rg0 = begin / kGroupRows, rg1 = (end + kGroupRows - 1) / kGroupRows;
   const int64_t full = a.n_tokens / kTileTokens * kTileTokens;
   if (full > 0) {
@@ -107,8 +107,8 @@ bool amx_usable(const CpuInfo& cpu) {
   return granted;
 }
 
-void q8_0_amx(const void* a, int64_t b, int64_t e) { matmul_amx<Int8Values, F16Scales>(a, b, e); }
-void q4_0_amx(const void* a, int64_t b, int64_t e) { matmul_amx<NibbleValues, F16Scales>(a, b, e); }
-void i8g_amx(const void* a, int64_t b, int64_t e) { matmul_amx<Int8Values, GroupScales>(a, b, e); }
+void q8_0_amx(const void* a, int64_t b, int64_t e) { matmul_amx<DType::Q8_0, Int8Values, F16Scales>(a, b, e); }
+void q4_0_amx(const void* a, int64_t b, int64_t e) { matmul_amx<DType::Q4_0, NibbleValues, F16Scales>(a, b, e); }
+void i8g_amx(const void* a, int64_t b, int64_t e) { matmul_amx<DType::I8G, Int8Values, GroupScales>(a, b, e); }
 
 }  // namespace bf::int8_avx512

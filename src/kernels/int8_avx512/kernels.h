@@ -4,15 +4,19 @@
 #include <cstdint>
 
 #include "cpu/cpu.h"
+#include "kernels/contract.h"
+#include "kernels/dtype.h"
 
 namespace bf::int8_avx512 {
 
-void q8_0_avx512(const void* args, int64_t begin, int64_t end);
-void q4_0_avx512(const void* args, int64_t begin, int64_t end);
-void i8g_avx512(const void* args, int64_t begin, int64_t end);
-void q8_0_vnni(const void* args, int64_t begin, int64_t end);
-void q4_0_vnni(const void* args, int64_t begin, int64_t end);
-void i8g_vnni(const void* args, int64_t begin, int64_t end);
+// The kernels of one weight type: AVX-512BW, AVX-512-VNNI and AMX (null: none).
+struct MatmulKernels {
+  DType type;
+  KernelFn bw, vnni, amx;
+};
+extern const MatmulKernels kMatmulKernels[];
+extern const int kMatmulKernelCount;
+
 void q8_0_amx(const void* args, int64_t begin, int64_t end);
 void q4_0_amx(const void* args, int64_t begin, int64_t end);
 void i8g_amx(const void* args, int64_t begin, int64_t end);

@@ -1,23 +1,21 @@
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <stdexcept>
 
 #include "kernels/int8_avx512/layout.h"
+#include "kernels/int_block.h"
 #include "kernels/variant.h"
 
 namespace bf::int8_avx512 {
 namespace {
 
-// Byte offset of column k (0..31) of block b for row r in the value area.
+// Byte offset of column k (0..31) of block b for row r in the value area (for the
+// nibble types, k < 16 names the byte holding columns k and k + 16).
 int64_t value_offset(const Layout& l, int64_t r, int64_t b, int k) {
   const int64_t base = item_index(l.row_groups, r / kGroupRows, b, l.blocks) * l.block_bytes;
   return base + (k / 4) * 64 + (r % kGroupRows) * 4 + k % 4;
-}
-
-// Index of row r's scale for block-or-group s, with `per_row` of them per row.
-int64_t scale_index(const Layout& l, int64_t r, int64_t s, int64_t per_row) {
-  return item_index(l.row_groups, r / kGroupRows, s, per_row) * kGroupRows + r % kGroupRows;
 }
 
 uint8_t* alloc64(size_t bytes) {
@@ -26,58 +24,145 @@ uint8_t* alloc64(size_t bytes) {
   return p;
 }
 
-// Values of a signed int8 row (Q8_0 block values or I8G values), offset to unsigned.
-void put_int8_row(const Layout& l, uint8_t* v, int64_t r, const int8_t* q, int64_t stride_per_block) {
-  for (int64_t b = 0; b < l.blocks; ++b)
-    for (int k = 0; k < 32; ++k)
-      v[value_offset(l, r, b, k)] = static_cast<uint8_t>(q[b * stride_per_block + k] + 128);
+// Stores the unsigned values u of block b of row r (layout.h): bytes for the int8
+// types, else nibbles and high-bit planes (zeroed beforehand).
+void put_values(const Layout& l, DType t, uint8_t* v, int64_t r, int64_t b, const int (&u)[kQBlock]) {
+  if (l.block_bytes == value_block_bytes(DType::Q8_0)) {
+    for (int k = 0; k < kQBlock; ++k) v[value_offset(l, r, b, k)] = static_cast<uint8_t>(u[k]);
+    return;
+  }
+  constexpr int kHalf = kQBlock / 2;
+  for (int k = 0; k < kHalf; ++k) v[value_offset(l, r, b, k)] = static_cast<uint8_t>((u[k] & 15) | (u[k + kHalf] & 15) << 4);
+  const int hb = high_bits(t);
+  for (int k = 0; k < kQBlock && hb > 0; ++k) {
+    const int at = hb * (k / 4);  // bit index over the planes
+    v[value_offset(l, r, b, k % 4) + 256 + 64 * (at / 8)] |= static_cast<uint8_t>((u[k] >> 4) << at % 8);
+  }
+}
+
+// The K super-block holding block b of a row.
+template <class Block>
+const Block& super_block(const void* row, int64_t b) {
+  return static_cast<const Block*>(row)[b / kSuperBlocks];
+}
+
+// The integer sub-block scale and min of block b of a Q4_K/Q5_K row.
+void k_scale(DType t, const void* row, int64_t b, int& sc, int& m) {
+  const uint8_t* packed = t == DType::Q4_K ? super_block<BlockQ4_K>(row, b).scales : super_block<BlockQ5_K>(row, b).scales;
+  unpack_k_scale(packed, static_cast<int>(b % kSuperBlocks), sc, m);
+}
+
+// The unsigned values of block b of a row: int_block's q (kernels/int_block.h) without
+// the type's constant offset and, for the K types, divided by the sub-block scale it
+// folds in (any u when that scale is 0: the block's values then do not depend on u).
+void unsigned_values(DType t, const void* row, int64_t b, int (&u)[kQBlock]) {
+  const IntBlock blk = int_block(t, row, b);
+  int sc[2] = {1, 1}, offset = 0;  // per 16-column half
+  switch (t) {
+    case DType::Q8_0: offset = 128; break;
+    case DType::Q4_0: offset = 8; break;
+    case DType::Q5_0: offset = 16; break;
+    case DType::Q4_K: case DType::Q5_K: {
+      int m;
+      k_scale(t, row, b, sc[0], m);
+      sc[1] = sc[0];
+      break;
+    }
+    case DType::Q6_K: {
+      const int8_t* scales = super_block<BlockQ6_K>(row, b).scales + 2 * (b % kSuperBlocks);
+      sc[0] = scales[0], sc[1] = scales[1], offset = 32;
+      break;
+    }
+    default: break;
+  }
+  for (int k = 0; k < kQBlock; ++k) {
+    const int s = sc[k / (kQBlock / 2)];
+    u[k] = s == 0 ? offset : static_cast<int>(std::lround(blk.q[k] / static_cast<float>(s))) + offset;
+  }
+}
+
+void put_f16(uint8_t* item, int at, uint16_t h) { std::memcpy(item + 2 * at, &h, 2); }
+
+// Row r's scales of block b (layout.h), its item in the scale area `s`.
+void put_scales(const Layout& l, DType t, uint8_t* s, int64_t r, const void* row, int64_t b) {
+  const int64_t rg = r / kGroupRows;
+  const int lane = static_cast<int>(r % kGroupRows);
+  const int sb = static_cast<int>(b % kSuperBlocks);  // block within its K super-block
+  uint8_t* item = s + l.scale_item_at(rg, is_k_type(t) ? b / kSuperBlocks : b);
+  switch (t) {
+    case DType::Q8_0: put_f16(item, lane, static_cast<const BlockQ8_0*>(row)[b].d); break;
+    case DType::Q4_0: put_f16(item, lane, static_cast<const BlockQ4_0*>(row)[b].d); break;
+    case DType::Q5_0: put_f16(item, lane, static_cast<const BlockQ5_0*>(row)[b].d); break;
+    case DType::Q4_1:
+      put_f16(item, lane, static_cast<const BlockQ4_1*>(row)[b].d);
+      put_f16(item, kGroupRows + lane, static_cast<const BlockQ4_1*>(row)[b].m);
+      break;
+    case DType::Q5_1:
+      put_f16(item, lane, static_cast<const BlockQ5_1*>(row)[b].d);
+      put_f16(item, kGroupRows + lane, static_cast<const BlockQ5_1*>(row)[b].m);
+      break;
+    case DType::Q4_K: case DType::Q5_K: {
+      put_f16(item, lane, t == DType::Q4_K ? super_block<BlockQ4_K>(row, b).d : super_block<BlockQ5_K>(row, b).d);
+      put_f16(item, kGroupRows + lane,
+              t == DType::Q4_K ? super_block<BlockQ4_K>(row, b).dmin : super_block<BlockQ5_K>(row, b).dmin);
+      int sc, m;
+      k_scale(t, row, b, sc, m);
+      uint8_t* subs = item + 4 * kGroupRows;
+      subs[sb * kGroupRows + lane] = static_cast<uint8_t>(sc);
+      subs[(kSuperBlocks + sb) * kGroupRows + lane] = static_cast<uint8_t>(m);
+      break;
+    }
+    case DType::Q6_K: {
+      const auto& blk = super_block<BlockQ6_K>(row, b);
+      put_f16(item, lane, blk.d);
+      for (int h = 0; h < 2; ++h)
+        item[2 * kGroupRows + (2 * sb + h) * kGroupRows + lane] = static_cast<uint8_t>(blk.scales[2 * sb + h]);
+      break;
+    }
+    default: throw std::invalid_argument("repack_r16: not a block type");
+  }
 }
 
 }  // namespace
 
 void repack_r16(const TensorView& t, PackedWeight& out) {
-  if (t.cols % 32 != 0) throw std::invalid_argument("repack_r16: cols must be a multiple of 32");
-  const Layout l(t.type, t.rows, t.cols);
-  const int64_t scales_per_row = t.type == DType::I8G ? t.cols / t.group : l.blocks;
-  const int64_t scale_bytes = t.type == DType::I8G ? l.row_groups * scales_per_row * kGroupRows * 4
-                                                   : l.f16_scale_bytes();
-  const size_t bytes = static_cast<size_t>(l.value_bytes() + scale_bytes);
+  if (t.cols % (is_k_type(t.type) ? kQK : kQBlock) != 0)
+    throw std::invalid_argument("repack_r16: cols must be whole blocks");
+  if (t.type == DType::I8G && (t.group % kQBlock != 0 || t.cols % t.group != 0))
+    throw std::invalid_argument("repack_r16: I8G groups must be whole blocks within a row");
+  const Layout l(t.type, t.rows, t.cols, t.group);
+  const size_t bytes = static_cast<size_t>(l.value_bytes() + l.scale_area_bytes());
   uint8_t* p = alloc64(bytes);
   out.storage = decltype(out.storage)(p, [](uint8_t* q) { std::free(q); });
-  // Padding rows: zero weights (the unsigned encoding of 0) with scale 0.
-  std::memset(p, t.type == DType::Q4_0 ? 0x88 : 0x80, l.value_bytes());
-  std::memset(p + l.value_bytes(), 0, scale_bytes);
+  // Padding rows: zero weights (int8: the unsigned encoding of 0) with scale 0.
+  std::memset(p, l.block_bytes == value_block_bytes(DType::Q8_0) ? 0x80 : 0, l.value_bytes());
+  std::memset(p + l.value_bytes(), 0, l.scale_area_bytes());
   uint8_t* v = p;
-  auto* d16 = reinterpret_cast<uint16_t*>(p + l.value_bytes());
-  auto* d32 = reinterpret_cast<float*>(p + l.value_bytes());
+  uint8_t* s = p + l.value_bytes();
+  const size_t row_stride = row_bytes(t.type, t.cols);
 
   for (int64_t r = 0; r < t.rows; ++r) {
-    switch (t.type) {
-      case DType::Q8_0: {
-        auto* blk = reinterpret_cast<const BlockQ8_0*>(t.data) + r * l.blocks;
-        put_int8_row(l, v, r, blk[0].qs, sizeof(BlockQ8_0));
-        for (int64_t b = 0; b < l.blocks; ++b) d16[scale_index(l, r, b, l.blocks)] = blk[b].d;
-        break;
+    int u[kQBlock];
+    if (t.type == DType::I8G) {
+      const int8_t* q = reinterpret_cast<const int8_t*>(t.data) + r * t.cols;
+      for (int64_t b = 0; b < l.blocks; ++b) {
+        for (int k = 0; k < kQBlock; ++k) u[k] = q[b * kQBlock + k] + 128;
+        put_values(l, t.type, v, r, b, u);
       }
-      case DType::Q4_0: {
-        auto* blk = reinterpret_cast<const BlockQ4_0*>(t.data) + r * l.blocks;
-        for (int64_t b = 0; b < l.blocks; ++b) {
-          for (int k = 0; k < 16; ++k) v[value_offset(l, r, b, k)] = blk[b].qs[k];
-          d16[scale_index(l, r, b, l.blocks)] = blk[b].d;
-        }
-        break;
-      }
-      case DType::I8G: {
-        put_int8_row(l, v, r, reinterpret_cast<const int8_t*>(t.data) + r * t.cols, 32);
-        for (int64_t g = 0; g < scales_per_row; ++g)
-          d32[scale_index(l, r, g, scales_per_row)] = t.scales[r * scales_per_row + g];
-        break;
-      }
-      default: throw std::invalid_argument("repack_r16: not an integer type");
+      for (int64_t g = 0; g < l.scale_items; ++g)
+        std::memcpy(s + l.scale_item_at(r / kGroupRows, g) + 4 * (r % kGroupRows),
+                    &t.scales[r * l.scale_items + g], 4);
+      continue;
+    }
+    const void* row = static_cast<const uint8_t*>(t.data) + r * row_stride;
+    for (int64_t b = 0; b < l.blocks; ++b) {
+      unsigned_values(t.type, row, b, u);
+      put_values(l, t.type, v, r, b, u);
+      put_scales(l, t.type, s, r, row, b);
     }
   }
   out.w = v;
-  out.w_scales = t.type == DType::I8G ? d32 : nullptr;
+  out.w_scales = t.type == DType::I8G ? reinterpret_cast<const float*>(s) : nullptr;
   out.bytes = bytes;
 }
 

@@ -19,6 +19,7 @@
 // inlined conversion intrinsic; it is not about this code.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -32,12 +33,11 @@ namespace bf::int8_avx512 {
 // One call's operands, resolved from MatmulArgs.
 struct Ctx {
   const uint8_t* values;
-  const uint16_t* d16;     // Q8_0/Q4_0 scales
-  const float* d32;        // I8G scales
+  const uint8_t* scales;   // the scale area (layout.h)
   int64_t blocks;          // per row
   int64_t row_groups;
-  int64_t scales_per_row;  // I8G groups per row
-  int blocks_per_scale;    // I8G group / 32
+  int64_t scale_items;     // per row group
+  int blocks_per_scale;    // blocks sharing one scale item
   const int8_t* xqs;
   const float* xd;
   const int32_t* xsum;
@@ -53,57 +53,148 @@ BF_AVX512 inline int32_t load4(const int8_t* p) {
   return v;
 }
 
-// ---- value formats: k-group j (0..7) of one row-group block, as 64 unsigned bytes.
+// ---- value formats: k-group j (0..7) of one row-group block, as 64 unsigned bytes u,
+// and the constant kOffset with weight = scale * (u - kOffset) (+ the scales' offsets).
+// kRun: k-groups whose vpmaddubsw pairs (at most 2 * max(u) * 127) add up in int16.
 struct Int8Values {
   static constexpr int kBlockBytes = 512;
   static constexpr int32_t kOffset = 128;
+  static constexpr int kRun = kKGroups;  // taken signed, widened per k-group (BwSigned)
   BF_AVX512 static __m512i kgroup(const uint8_t* blk, int j) { return _mm512_load_si512(blk + 64 * j); }
 };
 
-struct NibbleValues {
-  static constexpr int kBlockBytes = 256;
-  static constexpr int32_t kOffset = 8;
+// Low nibbles, then kHigh bits per value from the planes (layout.h).
+template <int kHigh, int32_t kOff>
+struct Nibbles {
+  static constexpr int kBlockBytes = 256 + 64 * kHigh;
+  static constexpr int32_t kOffset = kOff;
+  static constexpr int kRun = std::min(kKGroups, 32767 / (2 * ((16 << kHigh) - 1) * 127));
   BF_AVX512 static __m512i kgroup(const uint8_t* blk, int j) {
     __m512i v = _mm512_load_si512(blk + 64 * (j & 3));
     if (j >= 4) v = _mm512_srli_epi16(v, 4);
-    return _mm512_and_si512(v, _mm512_set1_epi8(0x0f));
+    v = _mm512_and_si512(v, _mm512_set1_epi8(0x0f));
+    if constexpr (kHigh == 0) {
+      return v;
+    } else {
+      // k-group j's bits sit at bit `at` of each plane byte; 16-bit shifts move them to
+      // bit 4 without crossing bytes (at + kHigh <= 8), the mask drops the rest.
+      const int at = kHigh * j % 8;
+      __m512i h = _mm512_load_si512(blk + 256 + 64 * (kHigh * j / 8));
+      if (at < 4) h = _mm512_slli_epi16(h, 4 - at);
+      if (at > 4) h = _mm512_srli_epi16(h, at - 4);
+      // v | (h & mask)
+      return _mm512_ternarylogic_epi32(v, h, _mm512_set1_epi8(static_cast<char>(((1 << kHigh) - 1) << 4)), 0xf8);
+    }
   }
 };
 
-// ---- scales: a cursor over one row group's d_w, 16 lanes per block.
-struct F16Scales {
-  const uint16_t* p = nullptr;
-  int64_t step = 0;
-  F16Scales() = default;
-  BF_AVX512 F16Scales(const Ctx& c, int64_t rg)
-      : p(c.d16 + item_index(c.row_groups, rg, 0, c.blocks) * kGroupRows),
-        step(set_width(c.row_groups, rg) * kGroupRows) {}
-  BF_AVX512 __m512 next() {
-    __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-    p += step;
-    return d;
-  }
+using NibbleValues = Nibbles<0, 8>;  // Q4_0
+
+// ---- scales: per block and row group, what turns the integer sums into floats:
+//   out += dx * (d * isum + off * xsum)   (off: kOffsets == 1)
+// with isum = sum over halves h of sub[h] * (integer dot of half h, offset-corrected)
+// when the type has integer sub-block scales (kSubScales halves), else the block's
+// offset-corrected integer dot.
+struct BlockScale {
+  __m512 d;
+  __m512i sub[2];
+  __m512 off;
 };
 
-struct GroupScales {
-  const float* p = nullptr;
+// A cursor over one row group's scale items; blocks_per_scale blocks share an item.
+struct ScaleCursor {
+  const uint8_t* p = nullptr;
   int64_t step = 0;
   int left = 0, per = 0;
-  GroupScales() = default;
-  BF_AVX512 GroupScales(const Ctx& c, int64_t rg)
-      : p(c.d32 + item_index(c.row_groups, rg, 0, c.scales_per_row) * kGroupRows),
-        step(set_width(c.row_groups, rg) * kGroupRows),
+  ScaleCursor() = default;
+  ScaleCursor(const Ctx& c, int64_t rg, int item_bytes)
+      : p(c.scales + item_index(c.row_groups, rg, 0, c.scale_items) * item_bytes),
+        step(set_width(c.row_groups, rg) * item_bytes),
         left(c.blocks_per_scale),
         per(c.blocks_per_scale) {}
-  BF_AVX512 __m512 next() {
-    __m512 d = _mm512_loadu_ps(p);
+  int block() const { return per - left; }  // of the current block within its item
+  void advance() {
     if (--left == 0) {
       left = per;
       p += step;
     }
-    return d;
   }
 };
+
+BF_AVX512 inline __m512 load_f16(const uint8_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+BF_AVX512 inline __m128i load16(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+
+// Scale policies: one block's BlockScale read from its scale item (layout.h) and the
+// block's index within the item; Scales<> walks a row group's items with it.
+// Q8_0, Q4_0, Q5_0: f16 d (kScaleBytes 2); I8G: f32 group scales (4).
+template <int kScaleBytes>
+struct DItems {
+  static constexpr int kItemBytes = kGroupRows * kScaleBytes, kSubScales = 0, kOffsets = 0;
+  BF_AVX512 static BlockScale read(const uint8_t* item, int) {
+    BlockScale s;
+    s.d = kScaleBytes == 2 ? load_f16(item) : _mm512_loadu_ps(item);
+    return s;
+  }
+};
+
+// Q4_1, Q5_1: f16 d and m.
+struct F16MinItems {
+  static constexpr int kItemBytes = kGroupRows * 4, kSubScales = 0, kOffsets = 1;
+  BF_AVX512 static BlockScale read(const uint8_t* item, int) {
+    BlockScale s;
+    s.d = load_f16(item);
+    s.off = load_f16(item + kGroupRows * 2);
+    return s;
+  }
+};
+
+// Q4_K, Q5_K: per super-block f16 d and dmin, per block integer sc and m.
+struct KMinItems {
+  static constexpr int kItemBytes = kGroupRows * 4 + 2 * kSuperBlocks * kGroupRows, kSubScales = 1, kOffsets = 1;
+  BF_AVX512 static BlockScale read(const uint8_t* item, int block) {
+    const uint8_t* sc = item + kGroupRows * 4 + block * kGroupRows;
+    const __m512 m = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(load16(sc + kSuperBlocks * kGroupRows)));
+    BlockScale s;
+    s.d = load_f16(item);
+    s.sub[0] = _mm512_cvtepu8_epi32(load16(sc));
+    s.off = _mm512_mul_ps(m, _mm512_sub_ps(_mm512_setzero_ps(), load_f16(item + kGroupRows * 2)));
+    return s;
+  }
+};
+
+// Q6_K: per super-block f16 d, per 16-column half an int8 sc (u - 32: Nibbles<2, 32>).
+struct Q6Items {
+  static constexpr int kItemBytes = kGroupRows * 2 + 2 * kSuperBlocks * kGroupRows, kSubScales = 2, kOffsets = 0;
+  BF_AVX512 static BlockScale read(const uint8_t* item, int block) {
+    const uint8_t* sc = item + kGroupRows * 2 + block * 2 * kGroupRows;
+    BlockScale s;
+    s.d = load_f16(item);
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; ++h) s.sub[h] = _mm512_cvtepi8_epi32(load16(sc + h * kGroupRows));
+    return s;
+  }
+};
+
+template <class Items>
+struct Scales {
+  static constexpr int kItemBytes = Items::kItemBytes, kSubScales = Items::kSubScales, kOffsets = Items::kOffsets;
+  ScaleCursor cur;
+  Scales() = default;
+  Scales(const Ctx& c, int64_t rg) : cur(c, rg, kItemBytes) {}
+  BF_AVX512 BlockScale next() {
+    const BlockScale s = Items::read(cur.p, cur.block());
+    cur.advance();
+    return s;
+  }
+};
+
+using F16Scales = Scales<DItems<2>>;
+using GroupScales = Scales<DItems<4>>;
+using F16ScaleMin = Scales<F16MinItems>;
+using KMinScales = Scales<KMinItems>;
+using Q6Scales = Scales<Q6Items>;
 
 // The values of one row group, block after block.
 struct ValueCursor {
@@ -116,16 +207,31 @@ struct ValueCursor {
 };
 
 // ---- dot products of one unsigned k-group with 4 broadcast signed activation bytes.
-// Acc init(corr) starts a block with the offset correction; finish gives the int32 sums.
+// Acc init<kScaled>(corr) starts a run of k-groups (corr: the offset correction of its
+// block or half, in its first run only); finish<kScaled, kCorr>(chains, sub) gives the
+// run's int32 sums (with the correction when kCorr), times the per-row integer
+// sub-block scales when kScaled (sub made once per row group by prep_sub). run<V>:
+// k-groups one run may take.
 struct Vnni {
   using Prep = __m512i;
   using Acc = __m512i;
+  using Sub = __m512i;
+  template <class V>
+  static constexpr int run() { return kKGroups; }
   BF_AVX512 static Prep prep(__m512i u) { return u; }
+  BF_AVX512 static Sub prep_sub(__m512i s) { return s; }
+  template <bool kScaled>
   BF_AVX512 static Acc init(int32_t corr) { return _mm512_set1_epi32(corr); }
   BF_AVX512 static Acc step(Acc a, Prep w, const int8_t* x) {
     return _mm512_dpbusd_epi32(a, w, _mm512_set1_epi32(load4(x)));
   }
-  BF_AVX512 static __m512i finish(Acc a) { return a; }
+  template <bool kScaled, bool kCorr, int C>
+  BF_AVX512 static __m512i finish(const Acc (&a)[C], Sub s) {
+    __m512i sum = a[0];
+    if constexpr (C == 2) sum = _mm512_add_epi32(sum, a[1]);
+    if constexpr (kScaled) sum = _mm512_mullo_epi32(sum, s);
+    return sum;
+  }
 };
 
 // AVX-512BW, signed weights (offset int8): vpmaddubsw needs an unsigned operand and
@@ -137,11 +243,16 @@ struct BwSigned {
     __mmask64 neg;
   };
   using Acc = __m512i;
+  using Sub = __m512i;
+  template <class V>
+  static constexpr int run() { return kKGroups; }
   BF_AVX512 static Prep prep(__m512i u) {
     __m512i w = _mm512_xor_si512(u, _mm512_set1_epi8(static_cast<char>(0x80)));
     return {_mm512_abs_epi8(w), _mm512_movepi8_mask(w)};
   }
+  BF_AVX512 static Sub prep_sub(__m512i s) { return s; }
   // Works on the signed values themselves: no offset to correct.
+  template <bool kScaled>
   BF_AVX512 static Acc init(int32_t) { return _mm512_setzero_si512(); }
   BF_AVX512 static Acc step(Acc a, const Prep& w, const int8_t* x) {
     __m512i xb = _mm512_set1_epi32(load4(x));
@@ -149,24 +260,46 @@ struct BwSigned {
     __m512i p = _mm512_maddubs_epi16(w.abs, xs);
     return _mm512_add_epi32(a, _mm512_madd_epi16(p, _mm512_set1_epi16(1)));
   }
-  BF_AVX512 static __m512i finish(Acc a) { return a; }
+  template <bool kScaled, bool kCorr, int C>
+  BF_AVX512 static __m512i finish(const Acc (&a)[C], Sub) {
+    static_assert(!kScaled, "int8 types have no sub-block scales");
+    return C == 2 ? _mm512_add_epi32(a[0], a[1]) : a[0];
+  }
 };
 
-// AVX-512BW, nibbles: a vpmaddubsw pair is at most 2*15*128 = 3840, so the 8 k-groups
-// of a block add up in 16 bits (<= 30720) before one vpmaddwd.
-struct BwNibble {
+// AVX-512BW, small unsigned values: the vpmaddubsw pairs of a run (V::kRun k-groups)
+// add up in 16 bits before one vpmaddwd, whose other operand is the run's sub-block
+// scale in both halves of each dword (or 1), so it scales as it widens. With scales the
+// correction rides in the same form: corr/2 in both words (corr is even, |corr/2| <
+// 2^15), so that one more vpmaddwd gives corr * scale.
+struct BwUnsigned {
   using Prep = __m512i;
   struct Acc {
     __m512i s16, base;
   };
+  using Sub = __m512i;
+  template <class V>
+  static constexpr int run() { return V::kRun; }
   BF_AVX512 static Prep prep(__m512i u) { return u; }
-  BF_AVX512 static Acc init(int32_t corr) { return {_mm512_setzero_si512(), _mm512_set1_epi32(corr)}; }
+  // Sub-block scales fit in int16: the dword's low word, repeated in its high word.
+  BF_AVX512 static Sub prep_sub(__m512i s) {
+    return _mm512_or_si512(_mm512_and_si512(s, _mm512_set1_epi32(0xffff)), _mm512_slli_epi32(s, 16));
+  }
+  template <bool kScaled>
+  BF_AVX512 static Acc init(int32_t corr) {
+    return {_mm512_setzero_si512(), kScaled ? _mm512_set1_epi16(static_cast<int16_t>(corr / 2)) : _mm512_set1_epi32(corr)};
+  }
   BF_AVX512 static Acc step(Acc a, Prep w, const int8_t* x) {
     a.s16 = _mm512_add_epi16(a.s16, _mm512_maddubs_epi16(w, _mm512_set1_epi32(load4(x))));
     return a;
   }
-  BF_AVX512 static __m512i finish(Acc a) {
-    return _mm512_add_epi32(a.base, _mm512_madd_epi16(a.s16, _mm512_set1_epi16(1)));
+  template <bool kScaled, bool kCorr, int C>
+  BF_AVX512 static __m512i finish(const Acc (&a)[C], Sub s) {
+    __m512i s16 = a[0].s16;
+    if constexpr (C == 2) s16 = _mm512_add_epi16(s16, a[1].s16);  // the chains share one run
+    const __m512i sum = _mm512_madd_epi16(s16, kScaled ? s : _mm512_set1_epi16(1));
+    if constexpr (!kCorr) return sum;  // chain 0 of a block's (or half's) first run holds the correction
+    return _mm512_add_epi32(sum, kScaled ? _mm512_madd_epi16(a[0].base, s) : a[0].base);
   }
 };
 
@@ -193,9 +326,23 @@ BF_AVX512 inline void store_rows(const Ctx& c, int64_t rg, int64_t t, __m512 v) 
 // end of the weights are harmless.
 inline constexpr int kPrefetchBytes = 8192;
 
+// Sum of the first 16 activation bytes of a block (Q6_K's half-block corrections).
+BF_AVX512 inline int32_t half_sum(const int8_t* x) {
+  const __m128i u = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x)), _mm_set1_epi8(-128));
+  const __m128i s = _mm_sad_epu8(u, _mm_setzero_si128());  // two sums of 8 bytes, each + 8*128
+  return _mm_cvtsi128_si32(s) + _mm_extract_epi16(s, 4) - 16 * 128;
+}
+
 // Row groups rg0..rg0+RG-1 x tokens t0..t0+TB-1.
 template <class V, class S, class D, int RG, int TB, int C = (RG * TB < 8 ? 2 : 1)>
 BF_AVX512 void tile(const Ctx& c, int64_t rg0, int64_t t0) {
+  constexpr bool kScaled = S::kSubScales > 0;
+  constexpr int kHalves = S::kSubScales == 2 ? 2 : 1;  // k-groups 0-3 and 4-7 scaled apart
+  constexpr int kHalfGroups = kKGroups / kHalves;
+  // k-groups per run: the integer sums of a run are finished (and scaled) together.
+  constexpr int kRun = std::min(kHalfGroups, D::template run<V>());
+  // With sub-scales the correction of a block (half) is even and within int16 twice.
+  static_assert(!kScaled || (V::kOffset % 2 == 0 && V::kOffset / 2 * kQBlock / kHalves * 127 < 32768));
   const int64_t nb = c.blocks;
   constexpr bool kStreaming = RG == kSetGroups && TB == 1;
   __m512 facc[RG][TB];
@@ -212,39 +359,71 @@ BF_AVX512 void tile(const Ctx& c, int64_t rg0, int64_t t0) {
   const float* xd = c.xd + t0 * nb;
   const int32_t* xs = c.xsum + t0 * nb;
   for (int64_t b = 0; b < nb; ++b) {
-    // C chains per accumulator (k-groups alternate), so that small tiles still have
-    // enough independent vpdpbusd chains to cover its latency.
-    typename D::Acc acc[RG][TB][C];
+    BlockScale bs[RG];
+#pragma GCC unroll 8
+    for (int g = 0; g < RG; ++g) bs[g] = sc[g].next();
+    // The offset corrections of each token's block (or of its two halves).
+    int32_t corr[TB][kHalves];
 #pragma GCC unroll 8
     for (int t = 0; t < TB; ++t) {
-      const int32_t corr = -V::kOffset * xs[t * nb + b];
-#pragma GCC unroll 8
-      for (int g = 0; g < RG; ++g)
-#pragma GCC unroll 2
-        for (int k = 0; k < C; ++k) acc[g][t][k] = D::init(k == 0 ? corr : 0);
+      const int32_t sum = xs[t * nb + b];
+      if constexpr (kHalves == 1) {
+        corr[t][0] = -V::kOffset * sum;
+      } else {
+        const int32_t first = half_sum(x + t * c.cols + b * 32);
+        corr[t][0] = -V::kOffset * first;
+        corr[t][1] = -V::kOffset * (sum - first);
+      }
     }
+    __m512i isum[RG][TB];
 #pragma GCC unroll 8
-    for (int j = 0; j < kKGroups; ++j) {
+    for (int r0 = 0; r0 < kKGroups; r0 += kRun) {
+      const int h = r0 / kHalfGroups;
+      const bool first_run = r0 % kHalfGroups == 0;  // of its half: takes the correction
+      // C chains per accumulator (k-groups alternate), so that small tiles still have
+      // enough independent vpdpbusd chains to cover its latency.
+      typename D::Acc acc[RG][TB][C];
+#pragma GCC unroll 8
+      for (int t = 0; t < TB; ++t)
+#pragma GCC unroll 8
+        for (int g = 0; g < RG; ++g)
+#pragma GCC unroll 2
+          for (int k = 0; k < C; ++k)
+            acc[g][t][k] = D::template init<kScaled>(k == 0 && first_run ? corr[t][h] : 0);
+#pragma GCC unroll 8
+      for (int j = r0; j < r0 + kRun; ++j) {
+#pragma GCC unroll 8
+        for (int g = 0; g < RG; ++g) {
+          if constexpr (kStreaming)
+            if (j * 64 < V::kBlockBytes)
+              _mm_prefetch(reinterpret_cast<const char*>(w[g].p + kPrefetchBytes + 64 * j), _MM_HINT_T0);
+          const typename D::Prep p = D::prep(V::kgroup(w[g].p, j));
+#pragma GCC unroll 8
+          for (int t = 0; t < TB; ++t)
+            acc[g][t][j % C] = D::step(acc[g][t][j % C], p, x + t * c.cols + b * 32 + 4 * j);
+        }
+      }
 #pragma GCC unroll 8
       for (int g = 0; g < RG; ++g) {
-        if constexpr (kStreaming)
-          if (j * 64 < V::kBlockBytes)
-            _mm_prefetch(reinterpret_cast<const char*>(w[g].p + kPrefetchBytes + 64 * j), _MM_HINT_T0);
-        const typename D::Prep p = D::prep(V::kgroup(w[g].p, j));
+        typename D::Sub sub{};
+        if constexpr (kScaled) sub = D::prep_sub(bs[g].sub[h]);
 #pragma GCC unroll 8
-        for (int t = 0; t < TB; ++t)
-          acc[g][t][j % C] = D::step(acc[g][t][j % C], p, x + t * c.cols + b * 32 + 4 * j);
+        for (int t = 0; t < TB; ++t) {
+          const __m512i s = first_run && V::kOffset != 0 ? D::template finish<kScaled, true>(acc[g][t], sub)
+                                                         : D::template finish<kScaled, false>(acc[g][t], sub);
+          isum[g][t] = r0 == 0 ? s : _mm512_add_epi32(isum[g][t], s);
+        }
       }
     }
 #pragma GCC unroll 8
     for (int g = 0; g < RG; ++g) {
       w[g].p += w[g].step;
-      const __m512 dw = sc[g].next();
 #pragma GCC unroll 8
       for (int t = 0; t < TB; ++t) {
-        __m512i isum = D::finish(acc[g][t][0]);
-        if constexpr (C == 2) isum = _mm512_add_epi32(isum, D::finish(acc[g][t][1]));
-        facc[g][t] = accumulate(facc[g][t], isum, dw, xd[t * nb + b]);
+        const float dx = xd[t * nb + b];
+        facc[g][t] = accumulate(facc[g][t], isum[g][t], bs[g].d, dx);
+        if constexpr (S::kOffsets == 1)
+          facc[g][t] = _mm512_fmadd_ps(bs[g].off, _mm512_set1_ps(dx * static_cast<float>(xs[t * nb + b])), facc[g][t]);
       }
     }
   }
@@ -279,6 +458,6 @@ BF_AVX512 void run_tiles(const Ctx& c, int64_t rg0, int64_t rg1, int64_t t0, int
     for (int64_t t = t0; t < t1; t += 4) tile_n<V, S, D, 1>(c, rg, t, t1 - t < 4 ? t1 - t : 4);
 }
 
-Ctx make_ctx(const MatmulArgs& a, int64_t begin, int64_t end, int block_bytes);
+Ctx make_ctx(const MatmulArgs& a, int64_t begin, int64_t end, DType type);
 
 }  // namespace bf::int8_avx512
