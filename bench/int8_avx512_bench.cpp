@@ -92,6 +92,14 @@ struct Shape {
   int64_t rows, cols;
 };
 
+// MiB the copies of a "dram" weight span: 512, or env BF_DRAM_MB. (On a VM whose host
+// pages are small, or that pages cold guest memory out, a big footprint measures the
+// page walks more than DRAM: 64 already exceeds a Zen 5 CCD's 32 MiB L3.)
+size_t dram_footprint_mib() {
+  const char* mb = std::getenv("BF_DRAM_MB");
+  return mb ? static_cast<size_t>(std::atoi(mb)) : 512;
+}
+
 // A weight repacked once and copied until the copies exceed the last-level cache when
 // `from_dram`, so that a token step streams from DRAM as it does in a large model.
 struct Packed {
@@ -132,7 +140,7 @@ Packed pack(const Variant& v, DType type, const Shape& sh, bool from_dram) {
   p.group = t.group;
   p.bytes = pw.bytes;
   p.stride = (pw.bytes + 4095) / 4096 * 4096;
-  if (from_dram) p.n_copies = (512u << 20) / p.stride + 1;
+  if (from_dram) p.n_copies = (dram_footprint_mib() << 20) / p.stride + 1;
   p.copies = alloc64(p.stride * p.n_copies);
   for (size_t i = 0; i < p.n_copies; ++i) std::memcpy(p.copies.get() + i * p.stride, pw.w, pw.bytes);
   if (pw.w_scales)
