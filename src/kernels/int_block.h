@@ -106,6 +106,44 @@ inline IntBlock int_block(DType t, const void* row, int64_t b) {
   return out;
 }
 
+// A block as the integer kernels store it: q[j] = sc[j / 16] * (u[j] - bias), u unsigned
+// (at most 8 bits), sc the integer sub-block scale of each 16-element half (1 for types
+// without one). It undoes int_block's folding: the division is exact, so exact in floats
+// too (much faster than integer division at load). Where sc is 0 every u is the bias:
+// the block's values are 0 whatever u is.
+struct UnsignedBlock {
+  int u[kQBlock];
+  int sc[2] = {1, 1};
+  int bias = 0;
+};
+
+inline UnsignedBlock unsigned_block(DType t, const void* row, int64_t b) {
+  using namespace int_block_detail;
+  UnsignedBlock out;
+  const int s = static_cast<int>(b % (kQK / kQBlock));  // sub-block within a K super-block
+  int m;
+  switch (t) {
+    case DType::Q8_0: out.bias = 128; break;
+    case DType::Q4_0: out.bias = 8; break;
+    case DType::Q5_0: out.bias = 16; break;
+    case DType::Q4_K: unpack_k_scale(block_at<BlockQ4_K>(row, b / 8).scales, s, out.sc[0], m); break;
+    case DType::Q5_K: unpack_k_scale(block_at<BlockQ5_K>(row, b / 8).scales, s, out.sc[0], m); break;
+    case DType::Q6_K: {
+      const int8_t* sc = block_at<BlockQ6_K>(row, b / 8).scales + 2 * s;
+      out.sc[0] = sc[0], out.sc[1] = sc[1], out.bias = 32;
+      break;
+    }
+    default: break;
+  }
+  if (t == DType::Q4_K || t == DType::Q5_K) out.sc[1] = out.sc[0];
+  const IntBlock blk = int_block(t, row, b);
+  for (int j = 0; j < kQBlock; ++j) {
+    const int sc = out.sc[j / (kQBlock / 2)];
+    out.u[j] = (sc ? static_cast<int>(static_cast<float>(blk.q[j]) / static_cast<float>(sc)) : 0) + out.bias;
+  }
+  return out;
+}
+
 // Whether int_block decodes type t.
 constexpr bool has_int_blocks(DType t) {
   return t != DType::F32 && t != DType::F16 && t != DType::BF16 && t != DType::I8G;

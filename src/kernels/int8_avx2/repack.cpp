@@ -54,38 +54,19 @@ void pad_q8(uint8_t* values_begin, size_t bytes) { std::memset(values_begin, 128
 
 // ---- the unsigned-value types (every type but Q8_0 and I8G) ----
 
-// How a block's integer form (int_block.h) maps onto unsigned u: q = sc_h (u - bias),
-// sc_h the integer sub-block scale of half h (elements 16h..16h+15; 1 for types without).
-struct UnsignedForm {
-  int sc[2] = {1, 1};
-  int bias = 0;
-};
-
-// The division is exact, so in floats too (far faster than integer division, and it
-// vectorizes); a zero sub-block scale makes every u the bias (the block then
-// contributes nothing whatever u is).
-void unsigned_values(DType t, const uint8_t* row, int64_t b, const UnsignedForm& f, uint8_t (&u)[kQBlock]) {
-  const IntBlock blk = int_block(t, row, b);
-  for (int h = 0; h < 2; ++h) {
-    const float sc = static_cast<float>(f.sc[h] ? f.sc[h] : 1);
-    for (int j = h * kQBlock / 2; j < (h + 1) * kQBlock / 2; ++j)
-      u[j] = static_cast<uint8_t>((f.sc[h] ? static_cast<int>(static_cast<float>(blk.q[j]) / sc) : 0) + f.bias);
-  }
-}
-
-void place_nibbles(uint8_t* group_block, int lane, const uint8_t (&u)[kQBlock]) {
+void place_nibbles(uint8_t* group_block, int lane, const int (&u)[kQBlock]) {
   for (int k = 0; k < 4; ++k)
     for (int i = 0; i < 4; ++i)
       group_block[(k * kRows + lane) * 4 + i] = static_cast<uint8_t>((u[4 * k + i] & 0x0f) | u[16 + 4 * k + i] << 4);
 }
 
-void place_bit4(uint8_t* plane, int lane, const uint8_t (&u)[kQBlock]) {
+void place_bit4(uint8_t* plane, int lane, const int (&u)[kQBlock]) {
   for (int k = 0; k < 4; ++k)
     for (int i = 0; i < 4; ++i)
       plane[lane * 4 + i] |= static_cast<uint8_t>((u[4 * k + i] >> 4 & 1) << (4 + k) | (u[16 + 4 * k + i] >> 4 & 1) << k);
 }
 
-void place_bits45(uint8_t* planes, int lane, const uint8_t (&u)[kQBlock]) {
+void place_bits45(uint8_t* planes, int lane, const int (&u)[kQBlock]) {
   for (int k = 0; k < 4; ++k)
     for (int i = 0; i < 4; ++i) {
       const int at = k % 2 ? 0 : 4;  // bit position of the low half's pair; the high half's is 2 above
@@ -96,12 +77,12 @@ void place_bits45(uint8_t* planes, int lane, const uint8_t (&u)[kQBlock]) {
 
 inline void put_u16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
 
-// Repacks a type whose blocks are unsigned values: `per_block(row, b, value_block,
-// scale_group, lane)` writes the scales of row block b (into the group's scales, or
-// into the value block for Q6_K) and returns its UnsignedForm.
-template <class PerBlock>
+// Repacks a type whose blocks are unsigned values (int_block.h's unsigned_block):
+// `put_scales(row, b, value_block, scale_group, lane)` writes the scales of row block b
+// (into the group's scales, or into the value block for Q6_K).
+template <class PutScales>
 void repack_unsigned(const TensorView& w, PackedWeight& out, int block_bytes, size_t scale_bytes_per_group,
-                     PerBlock per_block) {
+                     PutScales put_scales) {
   const int64_t nb = w.cols / kQBlock, groups = row_groups(w.rows);
   allocate(out, groups * nb * block_bytes, groups * scale_bytes_per_group);
   const size_t stride = row_bytes(w.type, w.cols);
@@ -111,28 +92,26 @@ void repack_unsigned(const TensorView& w, PackedWeight& out, int block_bytes, si
     const uint8_t* row = static_cast<const uint8_t*>(w.data) + r * stride;
     for (int64_t b = 0; b < nb; ++b) {
       uint8_t* dst = values(out) + (g * nb + b) * block_bytes;
-      const UnsignedForm f = per_block(row, b, dst, scales<uint8_t>(out) + g * scale_bytes_per_group, lane);
-      uint8_t u[kQBlock];
-      unsigned_values(w.type, row, b, f, u);
-      place_nibbles(dst, lane, u);
-      if (block_bytes == kQ5BlockBytes) place_bit4(dst + kQ4BlockBytes, lane, u);
-      if (block_bytes == kQ6BlockBytes) place_bits45(dst + kQ4BlockBytes, lane, u);
+      put_scales(row, b, dst, scales<uint8_t>(out) + g * scale_bytes_per_group, lane);
+      const UnsignedBlock ub = unsigned_block(w.type, row, b);
+      place_nibbles(dst, lane, ub.u);
+      if (block_bytes == kQ5BlockBytes) place_bit4(dst + kQ4BlockBytes, lane, ub.u);
+      if (block_bytes == kQ6BlockBytes) place_bits45(dst + kQ4BlockBytes, lane, ub.u);
     }
   }
 }
 
 // Q4_1, Q5_1: f16 d and m per block.
 template <class Block>
-UnsignedForm scale_and_min(const uint8_t* row, int64_t b, uint8_t*, uint8_t* scale_group, int lane) {
+void scale_and_min(const uint8_t* row, int64_t b, uint8_t*, uint8_t* scale_group, int lane) {
   const Block& blk = reinterpret_cast<const Block*>(row)[b];
   put_u16(scale_group + (b * 2 * kRows + lane) * 2, blk.d);
   put_u16(scale_group + (b * 2 * kRows + kRows + lane) * 2, blk.m);
-  return {};
 }
 
 // Q4_K, Q5_K: f16 d and -dmin per super-block, the 6-bit sc and m per block.
 template <class Block>
-UnsignedForm k_scale_and_min(const uint8_t* row, int64_t b, uint8_t*, uint8_t* scale_group, int lane) {
+void k_scale_and_min(const uint8_t* row, int64_t b, uint8_t*, uint8_t* scale_group, int lane) {
   const Block& blk = reinterpret_cast<const Block*>(row)[b / kBlocksPerSuper];
   const int s = static_cast<int>(b % kBlocksPerSuper);
   uint8_t* super = scale_group + (b / kBlocksPerSuper) * (kKScaleHeadBytes + kBlocksPerSuper * kKScaleBlockBytes);
@@ -143,7 +122,6 @@ UnsignedForm k_scale_and_min(const uint8_t* row, int64_t b, uint8_t*, uint8_t* s
   uint8_t* block = super + kKScaleHeadBytes + s * kKScaleBlockBytes;
   block[lane] = static_cast<uint8_t>(sc);
   block[kRows + lane] = static_cast<uint8_t>(m);
-  return {{sc, sc}, 0};
 }
 
 size_t k_scale_bytes(const TensorView& w) {
@@ -164,7 +142,6 @@ void repack_q5_0(const TensorView& w, PackedWeight& out) {
   repack_unsigned(w, out, kQ5BlockBytes, w.cols / kQBlock * kRows * 2,
                   [](const uint8_t* row, int64_t b, uint8_t*, uint8_t* scale_group, int lane) {
                     put_u16(scale_group + (b * kRows + lane) * 2, reinterpret_cast<const BlockQ5_0*>(row)[b].d);
-                    return UnsignedForm{{1, 1}, 16};
                   });
 }
 
@@ -187,7 +164,6 @@ void repack_q6_k(const TensorView& w, PackedWeight& out) {
                     int8_t* sub = reinterpret_cast<int8_t*>(value_block + kQ6BlockBytes - 2 * kRows);
                     sub[lane] = blk.scales[2 * s];
                     sub[kRows + lane] = blk.scales[2 * s + 1];
-                    return UnsignedForm{{blk.scales[2 * s], blk.scales[2 * s + 1]}, 32};
                   });
 }
 

@@ -1,4 +1,3 @@
-#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -50,35 +49,6 @@ const Block& super_block(const void* row, int64_t b) {
 void k_scale(DType t, const void* row, int64_t b, int& sc, int& m) {
   const uint8_t* packed = t == DType::Q4_K ? super_block<BlockQ4_K>(row, b).scales : super_block<BlockQ5_K>(row, b).scales;
   unpack_k_scale(packed, static_cast<int>(b % kSuperBlocks), sc, m);
-}
-
-// The unsigned values of block b of a row: int_block's q (kernels/int_block.h) without
-// the type's constant offset and, for the K types, divided by the sub-block scale it
-// folds in (any u when that scale is 0: the block's values then do not depend on u).
-void unsigned_values(DType t, const void* row, int64_t b, int (&u)[kQBlock]) {
-  const IntBlock blk = int_block(t, row, b);
-  int sc[2] = {1, 1}, offset = 0;  // per 16-column half
-  switch (t) {
-    case DType::Q8_0: offset = 128; break;
-    case DType::Q4_0: offset = 8; break;
-    case DType::Q5_0: offset = 16; break;
-    case DType::Q4_K: case DType::Q5_K: {
-      int m;
-      k_scale(t, row, b, sc[0], m);
-      sc[1] = sc[0];
-      break;
-    }
-    case DType::Q6_K: {
-      const int8_t* scales = super_block<BlockQ6_K>(row, b).scales + 2 * (b % kSuperBlocks);
-      sc[0] = scales[0], sc[1] = scales[1], offset = 32;
-      break;
-    }
-    default: break;
-  }
-  for (int k = 0; k < kQBlock; ++k) {
-    const int s = sc[k / (kQBlock / 2)];
-    u[k] = s == 0 ? offset : static_cast<int>(std::lround(blk.q[k] / static_cast<float>(s))) + offset;
-  }
 }
 
 void put_f16(uint8_t* item, int at, uint16_t h) { std::memcpy(item + 2 * at, &h, 2); }
@@ -156,8 +126,7 @@ void repack_r16(const TensorView& t, PackedWeight& out) {
     }
     const void* row = static_cast<const uint8_t*>(t.data) + r * row_stride;
     for (int64_t b = 0; b < l.blocks; ++b) {
-      unsigned_values(t.type, row, b, u);
-      put_values(l, t.type, v, r, b, u);
+      put_values(l, t.type, v, r, b, unsigned_block(t.type, row, b).u);
       put_scales(l, t.type, s, r, row, b);
     }
   }
