@@ -235,8 +235,7 @@ GgufFile parse_gguf(const uint8_t* data, size_t size, const std::string& name) {
     read_value(r, static_cast<GgufType>(t), v, 0);
     if (!f.kv.emplace(key, std::move(v)).second) r.fail("duplicate metadata key '" + key + "'");
   }
-  // GGUF asks for a multiple of 8; at least 8 also keeps every block's f16 scales and
-  // every float of a tensor naturally aligned for the kernels.
+  // The GGUF specification asks for a multiple of 8 (llama.cpp also takes 1, 2 and 4).
   if (auto a = f.find("general.alignment")) {
     if (!a->is_integer || a->integer < 8 || a->integer > (1 << 20) || (a->integer & (a->integer - 1)))
       r.fail("general.alignment must be a power of two from 8, got " + std::to_string(a->integer));

@@ -108,7 +108,7 @@ class GgufLlamaBuilder {
     if (type == DType::F32) return make_tensor(name, DType::F32, 1, n, t.data);
     if (type != DType::F16 && type != DType::BF16)
       fail("tensor '" + name + "' is " + std::string(dtype_name(type)) + "; a norm must be F32, F16 or BF16");
-    // parse_gguf checked the 2n bytes are in the file; general.alignment may leave them unaligned.
+    // parse_gguf checked the 2n bytes are in the file; they are read bytewise, aligned or not.
     const auto widen = type == DType::F16 ? f16_to_f32 : bf16_to_f32;
     std::vector<float> f(n);
     for (int i = 0; i < n; ++i) {
