@@ -233,15 +233,16 @@ float* Forward::prompt(const int32_t* tokens, int n, int pos0) {
   return logits;
 }
 
-namespace {
-inline void exec(OpInstance& o) {
-  if (o.enabled) run(o);
+inline void Forward::exec(OpInstance& o) {
+  if (!o.enabled) return;
+  run(o);
+  if (o.watched) observer_->after_op(o);
 }
-}  // namespace
 
 float* Forward::run_chunk(const int32_t* tokens, int n, int pos0) {
   std::copy(tokens, tokens + n, s_.tokens.begin());
   for (OpInstance* o : ops_) bind(*o, n, pos0);
+  if (observer_) observer_->before_chunk(n);
   exec(embed_);                // x = embedding rows of the tokens
   for (LayerOps& L : layers_) {
     exec(L.attn_norm);         // xb = rmsnorm(x)
@@ -267,6 +268,7 @@ float* Forward::run_chunk(const int32_t* tokens, int n, int pos0) {
   exec(final_norm_);           // x[n-1] = rmsnorm(x[n-1])
   exec(classifier_quant_);     // xq = 8-bit x[n-1]
   exec(classifier_);           // logits = wcls x[n-1]
+  if (observer_) observer_->after_chunk(n);
   return s_.logits.data();
 }
 

@@ -52,6 +52,15 @@ struct LayerOps {
   OpInstance ffn_norm, ffn_quant, gate, up, swiglu, down_quant, down, ffn_residual;
 };
 
+// Told about every chunk and, after each call, about ops marked `watched` (the tuner).
+class ChunkObserver {
+ public:
+  virtual ~ChunkObserver() = default;
+  virtual void before_chunk(int n_tokens) = 0;
+  virtual void after_op(OpInstance& op) = 0;
+  virtual void after_chunk(int n_tokens) = 0;
+};
+
 struct ForwardOptions {
   int threads = 1;
   int context = 0;  // positions to allocate (capped at the model's); 0 = the model's, at most 8192
@@ -83,8 +92,12 @@ class Forward {
   // the 8-bit input its matmul consumers need.
   void install(OpInstance& op, const Variant& variant);
 
+  // At most one observer; null detaches it.
+  void set_observer(ChunkObserver* observer) { observer_ = observer; }
+
  private:
   float* run_chunk(const int32_t* tokens, int n, int pos0);
+  void exec(OpInstance& o);
   OpInstance op(OpKind kind, const std::string& name, int layer, int64_t rows);
   OpInstance matmul(const std::string& name, int layer, const Tensor& w, const float* in, Q8Buffer* in_q8, float* out);
   OpInstance quantize(const std::string& name, int layer, const float* in, Q8Buffer& out, int64_t cols);
@@ -110,6 +123,7 @@ class Forward {
   std::vector<OpInstance*> ops_;
   // Each Quantize op and the matmuls that read its output.
   std::vector<std::pair<OpInstance*, std::vector<OpInstance*>>> quant_consumers_;
+  ChunkObserver* observer_ = nullptr;
 };
 
 }  // namespace bf

@@ -22,6 +22,12 @@ int64_t OpInstance::units() const {
 }
 
 namespace {
+int tokens_of(const OpInstance& op);
+}
+
+int OpInstance::tokens() const { return tokens_of(*this); }
+
+namespace {
 int tokens_of(const OpInstance& op) {
   switch (op.kind) {
     case OpKind::Embed: return op.args.embed.n_tokens;
@@ -117,10 +123,10 @@ int64_t work_per_unit(const OpInstance& op) {
   }
 }
 
-// Chunks of at least the variant's grain (its row interleave), enough work each, and
-// boundaries on multiples of that grain.
-int64_t grain_of(const OpInstance& op) {
-  const int64_t align = std::max<int64_t>(1, op.split.grain);
+// Chunks of at least the split's grain (the variant's row interleave), enough work each,
+// and boundaries on multiples of that grain.
+int64_t grain_of(const OpInstance& op, const Split& split) {
+  const int64_t align = std::max<int64_t>(1, split.grain);
   int64_t g = std::max<int64_t>(align, kMinChunkWork / work_per_unit(op));
   return (g + align - 1) / align * align;
 }
@@ -128,18 +134,28 @@ int64_t grain_of(const OpInstance& op) {
 
 void run(OpInstance& op) {
   const uint64_t t0 = read_tsc();
-  const KernelFn fn = op.variant->fn;
+  const int tokens = tokens_of(op);
+  const bool in_step_slot = op.step.variant && tokens == 1;
+  const Variant& v = in_step_slot ? *op.step.variant : *op.variant;
+  const Split& split = in_step_slot ? op.step.split : op.split;
+  const KernelFn fn = v.fn;
   const void* args = &op.args;
   const int64_t units = op.units();
-  if (op.split.threads == 1)
+  if (split.threads == 1)
     fn(args, 0, units);
   else
-    op.pool->parallel_for(units, grain_of(op), [fn, args](int64_t b, int64_t e) { fn(args, b, e); });
+    op.pool->parallel_for(units, grain_of(op, split), [fn, args](int64_t b, int64_t e) { fn(args, b, e); });
   const uint64_t dt = read_tsc() - t0;
   op.cycles += dt;
+  op.last_cycles = dt;
   ++op.calls;
-  op.variant->cycles += dt;
-  ++op.variant->calls;
+  op.tokens_run += static_cast<uint64_t>(tokens);
+  if (in_step_slot) {
+    op.step.cycles += dt;
+    ++op.step.calls;
+  }
+  v.cycles += dt;
+  ++v.calls;
 }
 
 }  // namespace bf

@@ -50,9 +50,27 @@ struct OpInstance {
   Split split;                       // this instance's split (from the variant, then tuned)
   ThreadPool* pool = nullptr;
 
-  // Profiler counters of this instance.
+  // Profiler counters of this instance (every call, whichever slot ran it).
   uint64_t calls = 0;
-  uint64_t cycles = 0;  // TSC cycles in the runner, summed over calls
+  uint64_t cycles = 0;       // TSC cycles in the runner, summed over calls
+  uint64_t last_cycles = 0;  // of the latest call
+  uint64_t tokens_run = 0;   // tokens over all calls (a prompt chunk's call counts its tokens)
+
+  // One-token calls (token steps) may run a variant of their own, e.g. a matvec
+  // generated for exactly this shape. Invariant: step.variant, when set, reads the same
+  // weight layout and input as `variant`, so switching between them moves no data.
+  struct StepSlot {
+    const Variant* variant = nullptr;
+    Split split;
+    uint64_t calls = 0, cycles = 0;  // the calls this slot ran
+  } step;
+
+  // The forward pass calls its watcher (the tuner) after every call of a watched op:
+  // set only while the tuner times or verifies this instance, never once it settled.
+  bool watched = false;
+
+  // Tokens of the bound call (1 for a last-token-only op).
+  int tokens() const;
 
   // Work units of one call for the current chunk, after bind().
   int64_t units() const;

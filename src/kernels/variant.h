@@ -35,7 +35,7 @@ struct PackedWeight {
 };
 
 // How the runner splits an op's units over the pool: chunks of at least `grain` units
-// (0: derived from the work per unit) on at most `threads` threads (0: all).
+// (0: derived from the work per unit) on one thread (`threads` == 1) or all of them (0).
 struct Split {
   int64_t grain = 0;
   int threads = 0;

@@ -1,0 +1,159 @@
+// bareflow tune: a tuning pass without generating text. It runs token steps on random
+// tokens until every shape class settled (or --seconds passed), with no bound on the
+// delay trials add, saves the snapshot, then measures in the same run: the tuned plan
+// against the best fixed variants and the reference kernels, and a second start from
+// the snapshot (its first token against its steady state).
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <random>
+
+#include "cli/commands.h"
+#include "cli/tune_options.h"
+#include "graph/profile.h"
+#include "threads/pool.h"
+#include "util/error.h"
+
+namespace bf::cli {
+namespace {
+
+struct TuneCommandOptions {
+  std::string model;
+  int threads = 0;
+  double seconds = 120;
+  int context = 256;
+  std::string max_isa;
+  std::string kv_type = "f16";
+  bool measure = true;
+  TuneCliOptions tune;
+};
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// Runs `n` token steps from position `pos` (wrapping at the context); returns seconds.
+double run_steps(Forward& f, std::mt19937& rng, int n, int& pos) {
+  const auto t0 = Clock::now();
+  for (int i = 0; i < n; ++i) {
+    f.step(static_cast<int>(rng() % static_cast<uint32_t>(f.model().config.vocab_size)), pos);
+    pos = (pos + 1) % f.context();
+  }
+  return seconds_since(t0);
+}
+
+ForwardOptions forward_options(const TuneCommandOptions& o, bool reference) {
+  ForwardOptions fo;
+  fo.threads = o.threads > 0 ? o.threads : ThreadPool::available_threads();
+  fo.context = o.context;
+  fo.max_isa = parse_max_isa(o.max_isa);
+  fo.kv_type = parse_kv_type(o.kv_type);
+  fo.reference = reference;
+  return fo;
+}
+
+void print_classes(const Tuner& t) {
+  std::printf("%-34s %-9s %10s  %s\n", "shape class", "tier", "cycles", "variant");
+  for (const auto& c : t.classes())
+    std::printf("%-34s %-9s %10.0f  %s\n", c->key.c_str(), tier_name(c->tier), c->incumbent_cycles,
+                c->incumbent.describe().c_str());
+}
+
+// Tokens per second of the fixed and the tuned plans, interleaved rounds, best of each.
+void measure_plans(Forward& f, Tuner& t, std::mt19937& rng, int& pos) {
+  const int steps = std::max(8, std::min(64, f.context() / 2));
+  double best_fixed = 1e30, best_tuned = 1e30;
+  for (int round = 0; round < 5; ++round) {
+    t.use_fixed_plan(true);
+    best_fixed = std::min(best_fixed, run_steps(f, rng, steps, pos));
+    t.use_fixed_plan(false);
+    best_tuned = std::min(best_tuned, run_steps(f, rng, steps, pos));
+  }
+  std::printf("tuned plan:    %9.2f tok/s\nfixed plan:    %9.2f tok/s (best fixed variants, tier 0)\n"
+              "tuned/fixed:   %9.3fx (best of 5 interleaved rounds of %d steps)\n",
+              steps / best_tuned, steps / best_fixed, best_fixed / best_tuned, steps);
+}
+
+void measure_reference(const Model& m, const TuneCommandOptions& o, double tuned_tok_s, std::mt19937& rng) {
+  Forward ref(m, forward_options(o, true));
+  int pos = 0;
+  run_steps(ref, rng, 1, pos);
+  const int steps = 4;
+  const double s = run_steps(ref, rng, steps, pos);
+  std::printf("reference:     %9.2f tok/s; tuned/reference %.1fx\n", steps / s, tuned_tok_s * s / steps);
+}
+
+// A fresh engine started from the snapshot: its first token step against the median of
+// the following ones.
+void measure_second_start(const Model& m, const TuneCommandOptions& o, std::mt19937& rng) {
+  Forward f(m, forward_options(o, false));
+  SessionOptions so = session_options(o.tune);
+  so.tuner.log = nullptr;
+  TuningSession session(f, so);
+  int pos = 0;
+  const double first = run_steps(f, rng, 1, pos);
+  std::vector<double> rest;
+  for (int i = 0; i < 16; ++i) rest.push_back(run_steps(f, rng, 1, pos));
+  std::nth_element(rest.begin(), rest.begin() + rest.size() / 2, rest.end());
+  const double steady = rest[rest.size() / 2];
+  const bool tuned_from_start = session.tuner() && session.tuner()->steps_to_converge() == 0;
+  std::printf("second start:  snapshot %s; first step %.3f ms, steady %.3f ms (%.2fx); %s\n",
+              session.loaded() ? "loaded" : "NOT loaded", first * 1e3, steady * 1e3, first / steady,
+              tuned_from_start ? "no tuning at all" : "some classes still tune");
+}
+
+void tune_command(const TuneCommandOptions& o) {
+  LoadedModel l = load_model_and_tokenizer(o.model, "");
+  Forward forward(*l.model, forward_options(o, false));
+  SessionOptions so = session_options(o.tune);
+  so.tuner.max_token_delay = 0;  // nothing waits for these tokens
+  int pos = 0;
+  std::mt19937 rng(1234);
+  double tuned_tok_s = 0;
+  {
+    TuningSession session(forward, so);
+    Tuner* t = session.tuner();
+    if (!t) throw InputError("--no-tune", "tune with --no-tune has nothing to do");
+    const auto t0 = Clock::now();
+    while (!t->converged() && seconds_since(t0) < o.seconds) run_steps(forward, rng, 1, pos);
+    if (!session.snapshot_file().empty() && !t->converged()) session.save();
+    std::printf("model:         %s (%d threads, %s kernels)\n", o.model.c_str(), forward.pool().size(),
+                std::string(isa_level_name(forward.cpu().level)).c_str());
+    if (t->converged())
+      std::printf("converged:     after %" PRId64 " token steps, %.2f s%s\n", t->steps_to_converge(),
+                  t->seconds_to_converge(), session.loaded() ? " (from the snapshot)" : "");
+    else
+      std::printf("not converged: %" PRId64 " steps in %.0f s (--seconds)\n", t->steps(), o.seconds);
+    std::printf("tuner hooks:   %.3f%% of the tuning time\n",
+                100.0 * t->overhead_cycles() / (seconds_since(t0) * tsc_hz()));
+    std::printf("snapshot:      %s\n", session.snapshot_file().empty() ? "(none: --no-state)" : session.snapshot_file().c_str());
+    print_classes(*t);
+    if (!o.measure) return;
+    measure_plans(forward, *t, rng, pos);
+    const int steps = 16;
+    tuned_tok_s = steps / run_steps(forward, rng, steps, pos);
+  }
+  measure_reference(*l.model, o, tuned_tok_s, rng);
+  if (so.state_dir) measure_second_start(*l.model, o, rng);
+}
+
+}  // namespace
+
+void add_tune_command(CLI::App& app) {
+  auto o = std::make_shared<TuneCommandOptions>();
+  CLI::App* cmd = app.add_subcommand("tune", "Tune the kernels for a model on this CPU and save the snapshot");
+  cmd->add_option("-m,--model", o->model, "Model file (GGUF or llama2.c .bin)")->required();
+  cmd->add_option("-t,--threads", o->threads, "Threads (default: all available)")->check(CLI::Range(0, 1024));
+  cmd->add_option("--seconds", o->seconds, "Stop tuning after this long even if not converged")
+      ->check(CLI::Range(0.1, 86400.0))->capture_default_str();
+  cmd->add_option("-c,--ctx-size", o->context, "Positions the tuning steps cycle through")
+      ->check(CLI::Range(1, 1 << 20))->capture_default_str();
+  cmd->add_option("--max-isa", o->max_isa, "Use no kernel above this level");
+  cmd->add_option("--kv-type", o->kv_type, "KV cache element type: f32 or f16")->capture_default_str();
+  cmd->add_flag("!--no-measure", o->measure, "Skip the tuned/fixed/reference and second-start measurements");
+  add_tune_options(*cmd, o->tune);
+  cmd->callback([o] { tune_command(*o); });
+}
+
+}  // namespace bf::cli

@@ -1,0 +1,153 @@
+// Tiers and the autotuner: every matmul shape class starts at its best fixed variant
+// and is watched from its first call; call counts move it up the tiers.
+//
+//   tier 0  fixed      the best fixed variant for the (capped) ISA, as the forward pass
+//                      installs it. Not the reference: that is 10-100x slower and the
+//                      fixed variants are themselves tested against it, so starting there
+//                      would only slow the first tokens down.
+//   tier 1  generated  after `generate` calls: the generator's default conf for this exact
+//                      shape, verified against the reference on the real data, then raced
+//                      against the incumbent; installed only when it wins.
+//   tier 2  tuning     after `tune` calls: every candidate (the generator's knob space, the
+//                      other fixed variants of the same layout, one-thread splits) raced
+//                      the same way; the winner is installed when it beats the incumbent by
+//                      more than the noise margin.
+//   tier 3  settled    when every candidate was measured, or after `settle` calls: no more
+//                      trials, no more watching; the choice goes into the snapshot.
+//
+// Races run on the real calls of the running model. A shape class groups the instances
+// with the same weight type and shape (one per layer): in a token, one member runs the
+// candidate and the others the incumbent, so each sample is a ratio of two calls made
+// under the same conditions, which cancels most of a shared machine's noise. The ratios'
+// median decides. Trials are budgeted so that they add at most `max_token_delay` of a
+// token's time (a candidate is assumed twice as slow until measured, and one measured
+// more than 1.5x slower is dropped at once).
+//
+// Only token steps (chunks of one token) are tuned: generation is where the calls are.
+// Prompt chunks keep the best fixed variant.
+#pragma once
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "graph/forward.h"
+#include "jit/jit.h"
+#include "snapshot/snapshot.h"
+
+namespace bf {
+
+struct TierThresholds {
+  uint64_t generate = 100, tune = 1000, settle = 10000;  // calls of a shape class
+};
+// "100,1000,10000": three increasing positive counts; nullopt otherwise.
+std::optional<TierThresholds> parse_tiers(std::string_view text);
+
+enum class Tier : uint8_t { Fixed = 0, Generated = 1, Tuning = 2, Settled = 3 };
+const char* tier_name(Tier t);
+
+struct TunerOptions {
+  TierThresholds tiers;
+  double noise_margin = 0.03;     // a challenger must be this much faster to be installed
+  double max_token_delay = 0.10;  // share of a token trials may add; 0: unbounded (`bareflow tune`)
+  int samples = 7;                // timed calls per candidate
+  bool frozen = false;            // no tier changes: run what is installed (or loaded)
+  std::FILE* log = nullptr;       // -v: one line per tier change and per verdict
+};
+
+// One way to run a shape class's token steps.
+struct Candidate {
+  const Variant* variant = nullptr;               // a fixed variant, or gen->variant
+  std::unique_ptr<jit::GeneratedKernel> gen;      // owns generated code
+  Split split;
+  std::vector<double> ratios;  // cycles per call relative to the incumbent, one per sample
+  bool verified = false;       // output checked against the reference on real data
+  bool dropped = false;        // failed verification or far too slow
+  std::string describe() const;
+};
+
+struct ShapeClass {
+  std::string key;  // "matmul Q4_0 2048x5632 n1"
+  std::vector<OpInstance*> members;
+  Tier tier = Tier::Fixed;
+  uint64_t calls = 0;     // token-step calls over all members
+  Candidate incumbent;    // what the members' step slots run
+  std::vector<Candidate> challengers;
+  int trial = -1;         // challenger under trial in this token, or -1
+  int trial_member = 0;   // rotates over members
+  double incumbent_cycles = 0;  // latest per-call cost of the incumbent (a member's median)
+  bool trialed_last = false;    // a one-member class alternates trial and incumbent tokens
+  const Variant* fixed = nullptr;  // the tier-0 variant: the fallback if loaded code fails
+  std::string note;       // why a tier was skipped, for the log and the profile
+};
+
+class Tuner : public ChunkObserver {
+ public:
+  Tuner(Forward& forward, const TunerOptions& options);
+  ~Tuner() override;
+
+  void before_chunk(int n_tokens) override;
+  void after_op(OpInstance& op) override;
+  void after_chunk(int n_tokens) override;
+
+  bool converged() const;
+  // Called once, when the last class settles (the snapshot is saved there).
+  void set_on_converged(std::function<void()> fn) { on_converged_ = std::move(fn); }
+  // Token steps and seconds from the first step until the last class settled (-1: not yet).
+  int64_t steps_to_converge() const { return converged_at_step_; }
+  double seconds_to_converge() const { return converged_seconds_; }
+  int64_t steps() const { return steps_; }
+  // Cycles spent inside the tuner's hooks (its own overhead).
+  uint64_t overhead_cycles() const { return overhead_cycles_; }
+
+  const std::vector<std::unique_ptr<ShapeClass>>& classes() const { return classes_; }
+  // Runs every class's tier-0 fixed variant (true) or its incumbent (false), for
+  // measuring the tuned plan against the fixed one in the same run.
+  void use_fixed_plan(bool fixed);
+  // The tier of the class `op` belongs to (Fixed for ops that are not tuned).
+  Tier tier_of(const OpInstance& op) const;
+
+  // Hash of every class key and its member count: the snapshot's op signature.
+  std::string op_signature() const;
+  std::vector<SnapshotEntry> export_entries() const;
+  // Installs a snapshot's choices and settles every class it covers. False (with `why`)
+  // when an entry cannot be honoured; then nothing is changed.
+  bool apply(const std::vector<SnapshotEntry>& entries, std::string* why);
+
+ private:
+  void build_classes();
+  void update_converged();
+  void advance(ShapeClass& c);
+  void enter_generated(ShapeClass& c);
+  void enter_tuning(ShapeClass& c);
+  void settle(ShapeClass& c, const char* why);
+  void install(ShapeClass& c, Candidate&& winner);
+  void record_sample(ShapeClass& c);
+  bool verify(ShapeClass& c, OpInstance& op, Candidate& cand);
+  int next_trial(const ShapeClass& c) const;
+  void log(const ShapeClass& c, const std::string& what);
+  std::unique_ptr<jit::GeneratedKernel> generate(const ShapeClass& c, const jit::MatvecConf& conf) const;
+
+  Forward& forward_;
+  TunerOptions options_;
+  std::vector<std::unique_ptr<ShapeClass>> classes_;
+  std::unordered_map<const OpInstance*, ShapeClass*> class_of_op_;  // tuned ops only
+  bool in_step_ = false;
+  uint64_t chunk_start_tsc_ = 0;
+  double token_cycles_ = 0;  // running estimate of a token step's cycles
+  int64_t steps_ = 0;
+  int64_t converged_at_step_ = -1;
+  double converged_seconds_ = -1;
+  uint64_t first_step_tsc_ = 0;
+  uint64_t overhead_cycles_ = 0;
+  std::vector<float> scratch_;  // reference outputs for verification
+  bool converged_ = false;
+  std::function<void()> on_converged_;
+};
+
+}  // namespace bf
