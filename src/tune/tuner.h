@@ -106,6 +106,9 @@ class Tuner : public ChunkObserver {
   uint64_t overhead_cycles() const { return overhead_cycles_; }
 
   const std::vector<std::unique_ptr<ShapeClass>>& classes() const { return classes_; }
+  // Adds a challenger to a class in tier 1 or 2. Unless marked verified it is checked
+  // against the reference on its first call, like the tuner's own (tests race broken ones).
+  void race(ShapeClass& c, Candidate k) { c.challengers.push_back(std::move(k)); }
   // Runs every class's tier-0 fixed variant (true) or its incumbent (false), for
   // measuring the tuned plan against the fixed one in the same run.
   void use_fixed_plan(bool fixed);
