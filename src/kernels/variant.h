@@ -52,6 +52,7 @@ struct Variant {
   bool reference = false;            // the semantic spec of its op (and type); one per op/type
   KernelFn fn = nullptr;
   Split split;
+  int32_t max_tokens = 0;  // 0: any n_tokens; 1: token steps only
 
   // Matmul only.
   MatmulInput input = MatmulInput::F32;

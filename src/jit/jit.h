@@ -1,0 +1,79 @@
+// Generated kernels: machine code written at run time (Xbyak) for one op instance's
+// exact shape on this CPU, meeting the kernel contract (kernels/contract.h) so that the
+// tuner can install it like any other variant and the snapshot can save and reload it.
+//
+// Generated token-step matvecs (n_tokens == 1) for Q8_0 and Q4_0 read the SAME weight
+// layouts as the hand-written integer variants of their level, so switching between a
+// hand-written and a generated variant needs no repack:
+//   Avx2        "r8"  (kernels/int8_avx2): vpmaddubsw + vpmaddwd, or VEX vpdpbusd when the
+//                     conf asks for it and the CPU has AVX-VNNI;
+//   Avx512      "r16" (kernels/int8_avx512): vpmaddubsw + vpmaddwd on zmm;
+//   Avx512Vnni  "r16": EVEX vpdpbusd on zmm.
+// The shape (rows, cols, block count, layout strides) is baked in as immediates; every
+// address is read from MatmulArgs at its fixed offsets, so the code is position
+// independent: saved bytes run unchanged from any other address (load_matvec).
+// The code loops over n_tokens (each token re-streams the weights), so it is correct
+// for any batch, but it is written for token steps: its variant says max_tokens = 1.
+//
+// Memory is W^X (jit/code_buffer.h): written while read+write, then read+execute.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cpu/cpu.h"
+#include "kernels/variant.h"
+
+namespace bf::jit {
+
+class CodeBuffer;
+
+// The knobs of a generated matvec; together with (type, isa, rows, cols) they are the
+// kernel's identity. Text form (str/parse): "g4-a1-u1-p8192-vnni".
+struct MatvecConf {
+  int groups = 4;     // row groups per step (g): 1, 2 or 4; r16 steps stay inside a set of 4
+  int accs = 1;       // independent integer accumulator chains per row group (a): 1..3
+  int unroll = 1;     // blocks per loop iteration (u): 1, 2 or 4, the rest straight after
+  int prefetch = 0;   // bytes ahead in each row group's value stream (p), 0: none
+  bool vnni = false;  // vpdpbusd ("vnni") rather than vpmaddubsw + vpmaddwd ("madd")
+
+  std::string str() const;
+  static std::optional<MatvecConf> parse(std::string_view text);  // nullopt: not a conf
+  bool operator==(const MatvecConf&) const = default;
+};
+
+// The candidate confs for (type, isa): a handful, each within the ISA's register file.
+// Avx2 lists both dot kinds (the "vnni" ones need AVX-VNNI); Avx512 only "madd";
+// Avx512Vnni only "vnni". Empty when no generator covers (type, isa).
+std::vector<MatvecConf> knob_space(DType type, IsaLevel isa);
+
+// A generated kernel and the variant that runs it. Owns the code memory; `variant.fn`
+// points into it, so the variant lives exactly as long as this object.
+struct GeneratedKernel {
+  Variant variant;
+  MatvecConf conf;
+  int64_t rows = 0, cols = 0;
+  std::unique_ptr<CodeBuffer> buffer;  // the code memory, read+execute
+  std::span<const uint8_t> code() const;
+  ~GeneratedKernel();
+};
+
+// Generates the token-step matvec for a rows x cols weight of `type` in the layout of
+// the hand-written variant of `isa`. nullptr when no generator covers (type, isa), the
+// CPU (`cpu`) cannot run it, the conf is not one this ISA takes (see knob_space) or the
+// shape does not fit (cols not a positive multiple of 32, rows < 1).
+std::unique_ptr<GeneratedKernel> generate_matvec(DType type, IsaLevel isa, const CpuInfo& cpu, int64_t rows,
+                                                 int64_t cols, const MatvecConf& conf);
+
+// Maps code saved from GeneratedKernel::code() (by a generation with the same
+// arguments) W^X at a new address and wraps it like generate_matvec does. The bytes
+// are trusted: the caller (the snapshot) checks their origin. nullptr when the
+// arguments are not a generatable kernel or `code` is empty.
+std::unique_ptr<GeneratedKernel> load_matvec(DType type, IsaLevel isa, int64_t rows, int64_t cols,
+                                             const MatvecConf& conf, std::span<const uint8_t> code);
+
+}  // namespace bf::jit

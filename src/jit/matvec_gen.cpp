@@ -1,0 +1,456 @@
+// The token-step matvec generator: Q8_0 and Q4_0 weights in the r8 (ymm) or r16 (zmm)
+// layout times 8-bit activations (contract.h Q8Rows), with vpmaddubsw + vpmaddwd or
+// vpdpbusd as the dot.
+//
+// Both layouts store, per row group (one row per dword lane) and block of 32 columns,
+// "k-group" vectors holding 4 consecutive columns of every row: for Q8_0, k-group j
+// (columns 4j..4j+3) is the vector at byte j*vbytes of the block; for Q4_0 the vector at
+// (j%4)*vbytes holds k-group j in its low nibbles (j < 4) or high nibbles (j >= 4). So a
+// k-group is always a dot with the 4 activation bytes 4j..4j+3 broadcast to every lane,
+// and only the addressing of groups and scales differs:
+//   r16: groups interleaved by sets of 4, block by block, scales after the values in w;
+//   r8:  groups one after the other, scales in w_scales.
+// Values are unsigned (u); weight = u - offset, undone exactly in the int32 sums with
+// the block's activation sum: sum(w x) = sum(u x) - offset * sum(x). The madd path of
+// Q8_0 takes the signed weight instead (|w| and x with w's sign), as vpmaddubsw would
+// saturate on u * x.
+//
+// Code shape (registers fixed below):
+//   for each token t < n_tokens:                    (a token step has one)
+//     for rg in [begin / lanes, ceil(end / lanes)):  steps of conf.groups row groups
+//       for each block b (conf.unroll per loop iteration):
+//         int32 sums of every group (conf.accs chains), scaled in f32 into the group's
+//         accumulator by d_w (f16, per row) * d_x (per block)
+//       store each group's rows that lie in [begin, end) (masked)
+#include "jit/matvec_gen.h"
+
+#include <xbyak/xbyak.h>
+
+#include <cstddef>
+
+#include "kernels/contract.h"
+
+namespace bf::jit {
+
+bool MatvecPlan::make(DType type, IsaLevel isa, int64_t rows, int64_t cols, MatvecPlan& p) {
+  if ((type != DType::Q8_0 && type != DType::Q4_0) || rows < 1 || cols < 32 || cols % 32 != 0) return false;
+  if (isa != IsaLevel::Avx2 && isa != IsaLevel::Avx512 && isa != IsaLevel::Avx512Vnni) return false;
+  p = MatvecPlan{};
+  p.type = type;
+  p.zmm = isa != IsaLevel::Avx2;
+  p.nibbles = type == DType::Q4_0;
+  p.lanes = p.zmm ? 16 : 8;
+  p.vbytes = 4 * p.lanes;
+  p.rows = rows;
+  p.cols = cols;
+  p.blocks = cols / 32;
+  p.groups = (rows + p.lanes - 1) / p.lanes;
+  p.block_bytes = (p.nibbles ? 4 : 8) * p.vbytes;
+  p.scale_bytes = 2 * p.lanes;
+  p.sets = p.zmm;
+  p.value_bytes = p.groups * p.blocks * p.block_bytes;
+  p.offset = p.nibbles ? 8 : 128;
+  p.group_values = p.sets ? p.block_bytes : p.blocks * p.block_bytes;
+  p.group_scales = p.sets ? p.scale_bytes : p.blocks * p.scale_bytes;
+  // Every displacement the code uses must fit a signed 32-bit field.
+  return 3 * p.group_values + p.block_bytes + 65536 < (int64_t{1} << 31) && cols < (int64_t{1} << 31);
+}
+
+// Constants and temporaries of each dot path, beside the groups * (1 + accs) accumulators.
+int vector_registers(const MatvecPlan& p, const MatvecConf& c) {
+  int fixed;
+  if (p.nibbles)
+    fixed = c.vnni ? 1 + 5 : 2 + 6;  // 0x0f (+ ones); two broadcasts, raw, high, correction (+ product)
+  else
+    fixed = c.vnni ? 3 : (p.zmm ? 3 : 2) + 4;  // broadcast, weights, correction; or 0x80, ones (, zero) + 4
+  return fixed + c.groups * (1 + c.accs);
+}
+
+int register_file(const MatvecPlan& p) { return p.zmm ? 32 : 16; }
+
+namespace {
+
+using namespace Xbyak;
+
+// MatmulArgs fields, read at their fixed offsets.
+constexpr int kArgW = offsetof(MatmulArgs, w);
+constexpr int kArgScales = offsetof(MatmulArgs, w_scales);
+constexpr int kArgQs = offsetof(MatmulArgs, xq) + offsetof(Q8Rows, qs);
+constexpr int kArgD = offsetof(MatmulArgs, xq) + offsetof(Q8Rows, d);
+constexpr int kArgSum = offsetof(MatmulArgs, xq) + offsetof(Q8Rows, sum);
+constexpr int kArgOut = offsetof(MatmulArgs, out);
+constexpr int kArgStride = offsetof(MatmulArgs, out_stride);
+constexpr int kArgTokens = offsetof(MatmulArgs, n_tokens);
+
+class MatvecGen : public CodeGenerator {
+ public:
+  MatvecGen(const MatvecPlan& p, const MatvecConf& c, uint8_t* buf, size_t size)
+      : CodeGenerator(size, buf), p_(p), c_(c) {
+    allocate();
+    body();
+  }
+
+ private:
+  // System V: args, begin, end arrive in rdi, rsi, rdx and stay there.
+  const Reg64 args_ = rdi, begin_ = rsi, end_ = rdx;
+  const Reg64 x_ = r8, xd_ = r9, xsum_ = r10, out_ = r11;  // the current token's rows
+  const Reg64 rg_ = rbx, rg_end_ = rbp;                    // row groups
+  const Reg64 val_ = r12, scl_ = r13;                      // the step's first group, current block
+  const Reg64 val_step_ = r14, scl_step_ = r15;            // bytes from one block to the next
+  const Reg64 b4_ = rcx;                                   // 4 * block index
+  const Reg64 callee_saved_[6] = {rbx, rbp, r12, r13, r14, r15};
+
+  const MatvecPlan& p_;
+  const MatvecConf& c_;
+  // Vector registers: accumulators from 0, then temporaries and constants.
+  int facc0_ = 0, iacc0_ = 0;
+  int bx_ = 0, bx2_ = 0, raw_ = 0, hi_ = 0, prod_ = 0, corr_ = 0, abs_ = 0;
+  int c0f_ = -1, c80_ = -1, ones_ = -1, zero_ = -1;
+  Label mask_table_;
+
+  Xmm v(int i) const { return p_.zmm ? Xmm(i, Operand::ZMM, 512) : Xmm(i, Operand::YMM, 256); }
+  Xmm facc(int g) const { return v(facc0_ + g); }
+  Xmm iacc(int g, int a) const { return v(iacc0_ + g * c_.accs + a); }
+
+  void allocate() {
+    int n = 0;
+    facc0_ = n;
+    n += c_.groups;
+    iacc0_ = n;
+    n += c_.groups * c_.accs;
+    auto next = [&n] { return n++; };
+    bx_ = next();
+    raw_ = next();  // weights
+    corr_ = next();
+    if (p_.nibbles) {
+      bx2_ = next();
+      hi_ = next();
+      c0f_ = next();
+      if (!c_.vnni) {
+        prod_ = next();
+        ones_ = next();
+      }
+    } else if (!c_.vnni) {
+      abs_ = next();
+      prod_ = corr_;  // the signed path has no correction
+      c80_ = next();
+      ones_ = next();
+      if (p_.zmm) zero_ = next();
+    }
+  }
+
+  // ---- width-neutral helpers (EVEX forms on zmm, VEX on ymm)
+  void vand(const Xmm& d, const Xmm& a, const Xmm& b) { p_.zmm ? vpandd(d, a, b) : vpand(d, a, b); }
+  void vxor(const Xmm& d, const Xmm& a, const Xmm& b) { p_.zmm ? vpxord(d, a, b) : vpxor(d, a, b); }
+  void vmov(const Xmm& d, const Xmm& s) { p_.zmm ? vmovdqa32(d, s) : vmovdqa(d, s); }
+  void vload(const Xmm& d, const Address& a) { p_.zmm ? vmovdqu32(d, a) : vmovdqu(d, a); }
+  void vzero(const Xmm& d) { vxor(d, d, d); }
+  void dot(const Xmm& acc, const Xmm& u, const Xmm& x) {
+    vpdpbusd(acc, u, x, p_.zmm ? EvexEncoding : VexEncoding);
+  }
+  // Every lane = eax.
+  void broadcast_eax(const Xmm& d) {
+    if (p_.zmm) {
+      vpbroadcastd(d, eax);
+    } else {
+      vmovd(Xmm(d.getIdx()), eax);
+      vpbroadcastd(d, Xmm(d.getIdx()));
+    }
+  }
+  void constant(int reg, uint32_t dword) {
+    if (reg < 0) return;
+    mov(eax, dword);
+    broadcast_eax(v(reg));
+  }
+
+  int lanes_shift() const { return p_.zmm ? 4 : 3; }
+
+  void body() {
+    Label done, token_loop, group_loop, single, next_token;
+    for (const Reg64& r : callee_saved_) push(r);
+    mov(x_, ptr[args_ + kArgQs]);
+    mov(xd_, ptr[args_ + kArgD]);
+    mov(xsum_, ptr[args_ + kArgSum]);
+    mov(out_, ptr[args_ + kArgOut]);
+    cmp(begin_, end_);
+    jge(done, T_NEAR);
+    mov(eax, dword[args_ + kArgTokens]);
+    test(eax, eax);
+    jle(done, T_NEAR);
+    push(rax);  // tokens left, at [rsp]
+    constant(c0f_, 0x0f0f0f0f);
+    constant(c80_, 0x80808080);
+    constant(ones_, 0x00010001);
+    if (zero_ >= 0) vzero(v(zero_));
+
+    L(token_loop);
+    mov(rg_, begin_);
+    shr(rg_, lanes_shift());
+    lea(rg_end_, ptr[end_ + p_.lanes - 1]);
+    shr(rg_end_, lanes_shift());
+    L(group_loop);
+    cmp(rg_, rg_end_);
+    jge(next_token, T_NEAR);
+    if (c_.groups > 1) {
+      // A step of several groups: inside [begin, end), and for r16 inside one set of
+      // 4 (aligned to the step, so it cannot cross a set; the last set may be narrower).
+      if (p_.sets) {
+        test(rg_, c_.groups - 1);
+        jnz(single, T_NEAR);
+      }
+      lea(rax, ptr[rg_ + c_.groups]);
+      cmp(rax, rg_end_);
+      jg(single, T_NEAR);
+      step(c_.groups);
+      add(rg_, c_.groups);
+      jmp(group_loop, T_NEAR);
+    }
+    L(single);
+    step(1);
+    inc(rg_);
+    jmp(group_loop, T_NEAR);
+
+    L(next_token);
+    add(x_, static_cast<uint32_t>(p_.cols));
+    add(xd_, static_cast<uint32_t>(p_.blocks * 4));
+    add(xsum_, static_cast<uint32_t>(p_.blocks * 4));
+    mov(rax, ptr[args_ + kArgStride]);
+    lea(out_, ptr[out_ + rax * 4]);
+    dec(dword[rsp]);
+    jnz(token_loop, T_NEAR);
+    pop(rax);
+
+    L(done);
+    vzeroupper();
+    for (int i = 5; i >= 0; --i) pop(callee_saved_[i]);
+    ret();
+
+    if (!p_.zmm) {  // lanes < n of a ymm: the 8 dwords at mask_table_ + 4 * (8 - n)
+      L(mask_table_);
+      for (int i = 0; i < 16; ++i) dd(i < 8 ? 0xffffffffu : 0u);
+    }
+  }
+
+  // Points val_/scl_ at block 0 of group rg_, with their per-block strides.
+  void step_pointers() {
+    if (p_.sets) {
+      mov(rax, rg_);
+      and_(rax, -4);  // the set's first group
+      // set width W = min(groups - first, 4)
+      mov(b4_, p_.groups);
+      sub(b4_, rax);
+      mov(val_step_, 4);
+      cmp(b4_, val_step_);
+      cmovl(val_step_, b4_);
+      imul(scl_step_, val_step_, p_.scale_bytes);
+      imul(val_step_, val_step_, p_.block_bytes);
+      // item index = first * blocks + (rg - first)
+      imul(val_, rax, static_cast<int>(p_.blocks));
+      mov(b4_, rg_);
+      sub(b4_, rax);
+      add(val_, b4_);
+      imul(scl_, val_, p_.scale_bytes);
+      imul(val_, val_, p_.block_bytes);
+      mov(rax, ptr[args_ + kArgW]);
+      add(val_, rax);
+      add(scl_, rax);
+      mov(rax, p_.value_bytes);
+      add(scl_, rax);
+    } else {
+      imul(val_, rg_, static_cast<int>(p_.group_values));  // fits: MatvecPlan::make
+      add(val_, ptr[args_ + kArgW]);
+      imul(scl_, rg_, static_cast<int>(p_.group_scales));
+      add(scl_, ptr[args_ + kArgScales]);
+      mov(val_step_, p_.block_bytes);
+      mov(scl_step_, p_.scale_bytes);
+    }
+  }
+
+  void step(int groups) {
+    step_pointers();
+    for (int g = 0; g < groups; ++g) vzero(facc(g));
+    xor_(b4_, b4_);
+    const int64_t loops = p_.blocks / c_.unroll, rest = p_.blocks % c_.unroll;
+    if (loops > 0) {
+      Label blocks;
+      L(blocks);
+      for (int u = 0; u < c_.unroll; ++u) block(groups);
+      cmp(b4_, static_cast<uint32_t>(loops * c_.unroll * 4));
+      jl(blocks, T_NEAR);
+    }
+    for (int64_t u = 0; u < rest; ++u) block(groups);
+    for (int g = 0; g < groups; ++g) store(g);
+  }
+
+  Address value(int g, int64_t at) { return ptr[val_ + static_cast<int>(g * p_.group_values + at)]; }
+  Address act(int at) { return ptr[x_ + b4_ * 8 + at]; }
+
+  // Cache line `line` of each group's block `prefetch` bytes ahead.
+  void prefetch_line(int groups, int line) {
+    if (c_.prefetch == 0 || line * 64 >= p_.block_bytes) return;
+    for (int g = 0; g < groups; ++g) prefetcht0(value(g, c_.prefetch + 64 * line));
+  }
+
+  // corr_ = -offset * (sum of the block's activations), every lane.
+  void correction() {
+    imul(eax, dword[xsum_ + b4_], -p_.offset);
+    broadcast_eax(v(corr_));
+  }
+
+  // One block of `groups` row groups into their float accumulators, then on to the next.
+  void block(int groups) {
+    if (p_.nibbles)
+      nibble_block(groups);
+    else
+      byte_block(groups);
+    // facc += float(isum) * d_w * d_x
+    vbroadcastss(v(bx_), dword[xd_ + b4_]);
+    for (int g = 0; g < groups; ++g) {
+      vcvtph2ps(v(raw_), ptr[scl_ + static_cast<int>(g * p_.group_scales)]);
+      vmulps(v(raw_), v(raw_), v(bx_));
+      vcvtdq2ps(iacc(g, 0), iacc(g, 0));
+      vfmadd231ps(facc(g), iacc(g, 0), v(raw_));
+    }
+    add(val_, val_step_);
+    add(scl_, scl_step_);
+    add(b4_, 4);
+  }
+
+  // Sums the chains of each group into chain 0 (dwords, or words when `words`).
+  void join_chains(int groups, bool words) {
+    for (int g = 0; g < groups; ++g)
+      for (int a = 1; a < c_.accs; ++a)
+        words ? vpaddw(iacc(g, 0), iacc(g, 0), iacc(g, a)) : vpaddd(iacc(g, 0), iacc(g, 0), iacc(g, a));
+  }
+
+  // Q8_0: u = w + 128 in every byte, k-group j at j * vbytes.
+  void byte_block(int groups) {
+    if (c_.vnni) {
+      correction();
+      for (int g = 0; g < groups; ++g)
+        for (int a = 0; a < c_.accs; ++a) a == 0 ? vmov(iacc(g, a), v(corr_)) : vzero(iacc(g, a));
+    } else {
+      for (int g = 0; g < groups; ++g)
+        for (int a = 0; a < c_.accs; ++a) vzero(iacc(g, a));
+    }
+    for (int j = 0; j < 8; ++j) {
+      prefetch_line(groups, j);
+      vpbroadcastd(v(bx_), act(4 * j));
+      for (int g = 0; g < groups; ++g) {
+        const Xmm acc = iacc(g, j % c_.accs), w = v(raw_);
+        vload(w, value(g, j * p_.vbytes));
+        if (c_.vnni) {
+          dot(acc, w, v(bx_));
+          continue;
+        }
+        // w * x as |w| * (x with w's sign): pairs stay below 2 * 128 * 127 < 2^15.
+        vxor(w, w, v(c80_));
+        vpabsb(v(abs_), w);
+        if (p_.zmm) {
+          vpmovb2m(k2, w);
+          vmov(v(prod_), v(bx_));
+          vpsubb(v(prod_) | k2, v(zero_), v(bx_));
+        } else {
+          vpsignb(v(prod_), v(bx_), w);
+        }
+        vpmaddubsw(v(prod_), v(abs_), v(prod_));
+        vpmaddwd(v(prod_), v(prod_), v(ones_));
+        vpaddd(acc, acc, v(prod_));
+      }
+    }
+    join_chains(groups, false);
+  }
+
+  // Q4_0: the vector at k * vbytes holds k-group k (low nibbles) and k + 4 (high).
+  void nibble_block(int groups) {
+    correction();
+    for (int g = 0; g < groups; ++g)
+      for (int a = 0; a < c_.accs; ++a) c_.vnni && a == 0 ? vmov(iacc(g, a), v(corr_)) : vzero(iacc(g, a));
+    for (int k = 0; k < 4; ++k) {
+      prefetch_line(groups, k);
+      vpbroadcastd(v(bx_), act(4 * k));
+      vpbroadcastd(v(bx2_), act(16 + 4 * k));
+      for (int g = 0; g < groups; ++g) {
+        const Xmm lo = v(raw_), hi = v(hi_);
+        vload(lo, value(g, k * p_.vbytes));
+        vpsrlw(hi, lo, 4);
+        vand(hi, hi, v(c0f_));
+        vand(lo, lo, v(c0f_));
+        const Xmm acc_lo = iacc(g, (2 * k) % c_.accs), acc_hi = iacc(g, (2 * k + 1) % c_.accs);
+        if (c_.vnni) {
+          dot(acc_lo, lo, v(bx_));
+          dot(acc_hi, hi, v(bx2_));
+        } else {
+          // Word sums: 8 k-groups of pairs <= 2 * 15 * 127 stay below 2^15.
+          vpmaddubsw(v(prod_), lo, v(bx_));
+          vpaddw(acc_lo, acc_lo, v(prod_));
+          vpmaddubsw(v(prod_), hi, v(bx2_));
+          vpaddw(acc_hi, acc_hi, v(prod_));
+        }
+      }
+    }
+    join_chains(groups, !c_.vnni);
+    if (!c_.vnni)
+      for (int g = 0; g < groups; ++g) {
+        vpmaddwd(iacc(g, 0), iacc(g, 0), v(ones_));
+        vpaddd(iacc(g, 0), iacc(g, 0), v(corr_));
+      }
+  }
+
+  // Stores the rows of group rg_ + g that lie in [begin, end). Uses the block loop's
+  // registers (free by now) as scratch.
+  void store(int g) {
+    mov(rax, rg_);
+    if (g) add(rax, g);
+    shl(rax, lanes_shift());  // the group's first row
+    // hi = min(end - row, lanes) >= 1; lo = max(begin - row, 0) < lanes
+    mov(b4_, end_);
+    sub(b4_, rax);
+    mov(val_step_, p_.lanes);
+    cmp(b4_, val_step_);
+    cmovg(b4_, val_step_);
+    mov(scl_, begin_);
+    sub(scl_, rax);
+    xor_(val_step_, val_step_);
+    cmp(scl_, val_step_);
+    cmovl(scl_, val_step_);
+    if (p_.zmm) {
+      mov(scl_step_, -1);  // lanes < hi
+      shl(scl_step_, cl);
+      not_(scl_step_);
+      mov(b4_, scl_);
+      mov(val_step_, -1);  // and not lanes < lo
+      shl(val_step_, cl);
+      and_(scl_step_, val_step_);
+      kmovw(k1, scl_step_.cvt32());
+      vmovups(ptr[out_ + rax * 4] | k1, facc(g));
+    } else {
+      const Xmm below_hi = v(iacc0_), below_lo = v(iacc0_ + 1);
+      lea(val_, ptr[rip + mask_table_]);
+      neg(b4_);
+      vmovdqu(below_hi, ptr[val_ + b4_ * 4 + 32]);
+      neg(scl_);
+      vmovdqu(below_lo, ptr[val_ + scl_ * 4 + 32]);
+      vpandn(below_hi, below_lo, below_hi);
+      vmaskmovps(ptr[out_ + rax * 4], below_hi, facc(g));
+    }
+  }
+};
+
+}  // namespace
+
+std::vector<uint8_t> emit_matvec(const MatvecPlan& plan, const MatvecConf& conf) {
+  // A block of one group is under 1 KiB of code; each step (conf.groups, then 1) emits
+  // fewer than 2 * unroll blocks.
+  const size_t bound = 16384 + static_cast<size_t>(2 * conf.unroll) * (conf.groups + 1) * 2048;
+  std::vector<uint8_t> buf(bound);
+  try {
+    MatvecGen gen(plan, conf, buf.data(), buf.size());
+    buf.resize(gen.getSize());
+  } catch (const Xbyak::Error&) {
+    return {};
+  }
+  return buf;
+}
+
+}  // namespace bf::jit

@@ -1,0 +1,40 @@
+// The matvec generator's facts and entry point. Internal to src/jit (jit.h is the API).
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "cpu/cpu.h"
+#include "jit/jit.h"
+#include "kernels/dtype.h"
+
+namespace bf::jit {
+
+// Everything the emitted code bakes in: the layout of the hand-written variant of the
+// ISA level (r8 or r16) for this type and shape.
+struct MatvecPlan {
+  DType type = DType::Q8_0;
+  bool zmm = false;          // r16 on zmm (16 rows per group), else r8 on ymm (8)
+  bool nibbles = false;      // Q4_0 (u = nibble, weight = u - 8), else Q8_0 (u = w + 128)
+  int lanes = 8;             // rows per group, one per dword lane
+  int vbytes = 32;           // bytes per vector register
+  int64_t rows = 0, cols = 0, blocks = 0, groups = 0;
+  int block_bytes = 0;       // values of one block of one row group
+  int scale_bytes = 0;       // the f16 scales of one block of one row group
+  bool sets = false;         // r16: groups interleaved by sets of 4, scales after the values in w
+  int64_t value_bytes = 0;   // r16: offset of the scales in w
+  int offset = 0;            // weight = u - offset
+  int64_t group_values = 0;  // bytes from one row group's block to the next group's in a step
+  int64_t group_scales = 0;  // likewise for scales
+
+  // The plan for (type, isa, shape), or false when none fits.
+  static bool make(DType type, IsaLevel isa, int64_t rows, int64_t cols, MatvecPlan& out);
+};
+
+// Vector registers the kernel needs under `conf`; it fits when <= the ISA's file.
+int vector_registers(const MatvecPlan& plan, const MatvecConf& conf);
+int register_file(const MatvecPlan& plan);
+
+// The machine code for `plan` under `conf` (which must fit). Empty on an emitter error.
+std::vector<uint8_t> emit_matvec(const MatvecPlan& plan, const MatvecConf& conf);
+
+}  // namespace bf::jit
