@@ -31,6 +31,7 @@ struct BenchOptions {
   int batch = 512;
   std::string kv_type = "f16";
   bool json = false;
+  StateOptions state;  // parsed; the tuner reads resolve_state_dir(state)
 };
 
 // Everything bench reports; NAN where a figure does not apply (no prompt, no tokens).
@@ -324,6 +325,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("-n,--n-gen", o->gen_tokens, "Generated tokens per repeat")->check(CLI::Range(0, 1 << 20))->capture_default_str();
   cmd->add_option("-r,--repeats", o->repeats, "Repeats (the median is reported)")->check(CLI::Range(1, 1000))->capture_default_str();
   add_kernel_options(*cmd, o->max_isa, o->batch, o->kv_type);
+  add_state_options(*cmd, o->state);
   cmd->add_flag("--json", o->json, "Print the figures as one JSON object (and nothing else on stdout)");
   cmd->callback([o] { bench_command(*o); });
 }

@@ -19,6 +19,7 @@ struct RunOptions {
   std::string max_isa;
   int batch = 512;
   std::string kv_type = "f16";
+  StateOptions state;  // parsed; the tuner reads resolve_state_dir(state)
 };
 
 void run_command(const RunOptions& o) {
@@ -73,6 +74,7 @@ void add_run_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--reference", o->reference, "Run the reference kernels (the semantic spec) in every op");
   add_kernel_options(*cmd, o->max_isa, o->batch, o->kv_type);
+  add_state_options(*cmd, o->state);
   cmd->add_flag("--profile", o->profile, "Print calls, TSC cycles and the variant per op shape class (counted for every call)");
   cmd->callback([o] { run_command(*o); });
 }

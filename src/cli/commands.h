@@ -15,6 +15,7 @@ namespace bf::cli {
 void add_run_command(CLI::App& app);
 void add_info_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_snapshot_command(CLI::App& app);
 
 struct LoadedModel {
   std::unique_ptr<Model> model;
@@ -31,6 +32,15 @@ void add_kernel_options(CLI::App& cmd, std::string& max_isa, int& batch, std::st
 // "" = no cap; throws InputError for an unknown level.
 IsaLevel parse_max_isa(const std::string& name);
 KvType parse_kv_type(const std::string& name);
+
+// Where the tuning snapshot lives: --state DIR, or none with --no-state (state_options.cpp).
+struct StateOptions {
+  std::string dir;        // "" = the default state directory
+  bool disabled = false;  // --no-state
+};
+void add_state_options(CLI::App& cmd, StateOptions& o);
+// The state directory (snapshot/snapshot.h: state_dir), or nullopt under --no-state.
+std::optional<std::string> resolve_state_dir(const StateOptions& o);
 
 // Peak resident memory of this process in MiB, or -1 where the system cannot say.
 double peak_memory_mib();

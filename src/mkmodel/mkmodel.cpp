@@ -4,6 +4,7 @@
 #include <string>
 
 #include "util/error.h"
+#include "util/hash.h"
 
 namespace bf {
 
@@ -32,15 +33,6 @@ uint64_t splitmix64(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   return z ^ (z >> 31);
-}
-
-uint64_t fnv1a64(std::string_view s) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (char c : s) {
-    h ^= static_cast<uint8_t>(c);
-    h *= 0x100000001b3ull;
-  }
-  return h;
 }
 
 // Uniform in (-1, 1), symmetric about 0, from the top 24 bits of a hash.
@@ -132,7 +124,7 @@ std::vector<MkTensor> mkmodel_tensors(const MkModelSpec& s) {
 void mkmodel_fill_row(uint64_t seed, const MkTensor& t, int64_t row, float* out) {
   // Counter-based: element i of a tensor depends only on (seed, name, i), so any
   // writer can produce any row in any order and formats agree bit for bit.
-  const uint64_t key = splitmix64(seed) ^ splitmix64(fnv1a64(t.name) ^ 0x5851f42d4c957f2dull);
+  const uint64_t key = splitmix64(seed) ^ splitmix64(fnv1a(t.name) ^ 0x5851f42d4c957f2dull);
   const float a = t.is_norm ? 0.05f : 1.0f / std::sqrt(static_cast<float>(t.cols));
   const float center = t.is_norm ? 1.0f : 0.0f;
   const uint64_t first = static_cast<uint64_t>(row) * static_cast<uint64_t>(t.cols);

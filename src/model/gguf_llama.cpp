@@ -170,7 +170,7 @@ std::unique_ptr<Model> load_gguf_model(MappedFile file) {
   m->format = g.version == 2 ? ModelFormat::GgufV2 : ModelFormat::GgufV3;
   m->stop_at_bos = false;
   GgufLlamaBuilder(*m, g).build();
-  model_detail::compute_fingerprint(*m);
+  model_detail::compute_fingerprint(*m, g.data_offset);
   return m;
 }
 

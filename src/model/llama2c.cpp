@@ -214,7 +214,7 @@ std::unique_ptr<Model> load_llama2c_model(MappedFile file) {
   m->bos_id = 1;
   m->eos_id = 2;
   Llama2cBuilder(*m, h).build();
-  model_detail::compute_fingerprint(*m);
+  model_detail::compute_fingerprint(*m, h.header_bytes);
   return m;
 }
 

@@ -6,8 +6,20 @@
 #include "model/model.h"
 #include "model/model_builder.h"
 #include "util/error.h"
+#include "util/hash.h"
 
 namespace bf {
+namespace {
+template <typename F>
+void for_each_tensor(const Model& m, F&& f) {
+  f(m.token_embedding);
+  for (auto& l : m.layers)
+    for (const Tensor* t : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_norm, &l.w1, &l.w2, &l.w3}) f(*t);
+  f(m.final_norm);
+  if (!m.tied_classifier) f(m.classifier);
+}
+}  // namespace
+
 namespace model_detail {
 
 uint64_t mul_checked(uint64_t a, uint64_t b, const std::string& file, const char* what) {
@@ -52,13 +64,7 @@ Tensor make_tensor(std::string name, DType type, int64_t rows, int64_t cols, con
   return t;
 }
 
-uint64_t fnv1a(const void* data, size_t n, uint64_t h) {
-  auto p = static_cast<const uint8_t*>(data);
-  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
-  return h;
-}
-
-void compute_fingerprint(Model& m) {
+void compute_fingerprint(Model& m, size_t header_bytes) {
   const ModelConfig& c = m.config;
   int32_t shape[] = {c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.vocab_size, c.seq_len, c.rope_dim};
   uint64_t h = fnv1a(shape, sizeof shape);
@@ -66,6 +72,16 @@ void compute_fingerprint(Model& m) {
   h = fnv1a(&c.rope_base, sizeof c.rope_base, h);
   uint64_t size = m.file.size();
   h = fnv1a(&size, sizeof size, h);
+  // The whole header: a metadata value or a tensor's type can change where no sample falls.
+  h = fnv1a(m.file.data(), std::min<size_t>(header_bytes, size), h);
+  for_each_tensor(m, [&](const Tensor& t) {
+    const uintptr_t base = reinterpret_cast<uintptr_t>(m.file.data()), at = reinterpret_cast<uintptr_t>(t.data);
+    // Tensors converted at load (owned buffers) have no offset in the file.
+    const int64_t table[] = {static_cast<int64_t>(t.type), t.rows, t.cols,
+                             at >= base && at < base + size ? static_cast<int64_t>(at - base) : -1};
+    h = fnv1a(t.name, h);
+    h = fnv1a(table, sizeof table, h);
+  });
   // Sampling keeps load time flat for multi-GB files while any real difference
   // between two models (header, shapes, weights) still changes the hash.
   const size_t chunk = 64, samples = 1024;
@@ -92,17 +108,6 @@ std::string Model::format_name() const {
   }
   return "?";
 }
-
-namespace {
-template <typename F>
-void for_each_tensor(const Model& m, F&& f) {
-  f(m.token_embedding);
-  for (auto& l : m.layers)
-    for (const Tensor* t : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_norm, &l.w1, &l.w2, &l.w3}) f(*t);
-  f(m.final_norm);
-  if (!m.tied_classifier) f(m.classifier);
-}
-}  // namespace
 
 size_t Model::weight_bytes() const {
   size_t total = 0;

@@ -18,10 +18,9 @@ void validate_config(const ModelConfig& c, const std::string& file);
 // A dense weight view. `bytes` is computed from the type and shape.
 Tensor make_tensor(std::string name, DType type, int64_t rows, int64_t cols, const uint8_t* data);
 
-// Stable 64-bit FNV-1a.
-uint64_t fnv1a(const void* data, size_t n, uint64_t h = 1469598103934665603ull);
-
-// Fills model.fingerprint from the config, the tensor table and sampled file bytes.
-void compute_fingerprint(Model& model);
+// Fills model.fingerprint from the config, the file's header (its first `header_bytes`
+// bytes: GGUF metadata and tensor infos, or llama2.c's header), the tensor table (names,
+// types, shapes, offsets in the file) and sampled weight bytes. Call after the tensors are set.
+void compute_fingerprint(Model& model, size_t header_bytes);
 
 }  // namespace bf::model_detail
