@@ -1,7 +1,9 @@
 // bareflow run: stream the prompt and the generated text to stdout, figures to stderr.
+#include <algorithm>
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/tune_options.h"
 #include "generate/generate.h"
 #include "graph/profile.h"
 #include "threads/pool.h"
@@ -19,8 +21,17 @@ struct RunOptions {
   std::string max_isa;
   int batch = 512;
   std::string kv_type = "f16";
-  StateOptions state;  // parsed; the tuner reads resolve_state_dir(state)
+  TuneCliOptions tune;
 };
+
+std::string tuning_summary(TuningSession& session) {
+  const Tuner& t = *session.tuner();
+  if (session.loaded() && t.steps_to_converge() == 0) return "every shape class from the snapshot (no tuning)";
+  if (t.converged()) return "converged after " + std::to_string(t.steps_to_converge()) + " token steps";
+  const auto settled = std::count_if(t.classes().begin(), t.classes().end(),
+                                     [](const auto& c) { return c->tier == Tier::Settled; });
+  return std::to_string(settled) + " of " + std::to_string(t.classes().size()) + " shape classes settled";
+}
 
 void run_command(const RunOptions& o) {
   LoadedModel l = load_model_and_tokenizer(o.model, o.tokenizer);
@@ -32,6 +43,10 @@ void run_command(const RunOptions& o) {
   fo.batch = o.batch;
   fo.kv_type = parse_kv_type(o.kv_type);
   Forward forward(*l.model, fo);
+  // The reference run is the semantic spec: nothing is tuned there.
+  SessionOptions so = session_options(o.tune);
+  so.tune = so.tune && !o.reference;
+  TuningSession session(forward, so);
   GenerateResult r = generate(forward, *l.tokenizer, o.gen, [](const std::string& piece) {
     std::fwrite(piece.data(), 1, piece.size(), stdout);
     std::fflush(stdout);
@@ -51,7 +66,15 @@ void run_command(const RunOptions& o) {
   if (r.stopped_at_context) std::fprintf(stderr, "stopped:     context length %d reached\n", forward.context());
   double peak = peak_memory_mib();
   if (peak >= 0) std::fprintf(stderr, "peak memory: %8.1f MiB\n", peak);
-  if (o.profile) std::fprintf(stderr, "\n%s", format_profile(profile_by_shape(forward.ops())).c_str());
+  if (session.tuner()) std::fprintf(stderr, "tuning:      %s\n", tuning_summary(session).c_str());
+  if (o.profile) {
+    TierOf tier_of;
+    if (const Tuner* t = session.tuner()) tier_of = [t](const OpInstance& op) { return tier_name(t->tier_of(op)); };
+    std::fprintf(stderr, "\n%s", format_profile(profile_by_shape(forward.ops(), tier_of)).c_str());
+    if (const Tuner* t = session.tuner())
+      std::fprintf(stderr, "tuner:       %.3f%% of the generation time in its hooks\n",
+                   r.generation_seconds > 0 ? 100.0 * t->overhead_cycles() / tsc_hz() / (r.prompt_seconds + r.generation_seconds) : 0.0);
+  }
 }
 
 }  // namespace
@@ -74,7 +97,7 @@ void add_run_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--reference", o->reference, "Run the reference kernels (the semantic spec) in every op");
   add_kernel_options(*cmd, o->max_isa, o->batch, o->kv_type);
-  add_state_options(*cmd, o->state);
+  add_tune_options(*cmd, o->tune);
   cmd->add_flag("--profile", o->profile, "Print calls, TSC cycles and the variant per op shape class (counted for every call)");
   cmd->callback([o] { run_command(*o); });
 }

@@ -16,6 +16,7 @@ void add_run_command(CLI::App& app);
 void add_info_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_snapshot_command(CLI::App& app);
+void add_tune_command(CLI::App& app);
 
 struct LoadedModel {
   std::unique_ptr<Model> model;

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   bf::cli::add_run_command(app);
   bf::cli::add_info_command(app);
   bf::cli::add_bench_command(app);
+  bf::cli::add_tune_command(app);
   bf::cli::add_snapshot_command(app);
   bf::cli::add_mkmodel_command(app);
   try {

@@ -35,7 +35,7 @@ const char* tier_name(Tier t) {
 }
 
 std::string Candidate::describe() const {
-  std::string s = variant ? variant->name : "?";
+  std::string s = variant ? variant->name : conf ? "jit " + conf->str() : "?";
   if (split.threads == 1) s += " t1";
   return s;
 }
@@ -129,14 +129,47 @@ void Tuner::use_fixed_plan(bool fixed) {
 
 // ---- per chunk ----
 
+// The unfinished challenger with the fewest samples, counting the races already set
+// up in this token.
 int Tuner::next_trial(const ShapeClass& c) const {
   int best = -1;
+  size_t best_count = 0;
   for (int i = 0; i < static_cast<int>(c.challengers.size()); ++i) {
     const Candidate& k = c.challengers[i];
     if (finished(k, options_.samples)) continue;
-    if (best < 0 || k.ratios.size() < c.challengers[best].ratios.size()) best = i;
+    size_t count = k.ratios.size();
+    for (const ShapeClass::Trial& t : c.trials) count += t.challenger == i;
+    if (static_cast<int>(count) >= options_.samples) continue;
+    if (best < 0 || count < best_count) {
+      best = i;
+      best_count = count;
+    }
   }
   return best;
+}
+
+// Makes a generated challenger's code on its first race (at most one per token).
+bool Tuner::ready(ShapeClass& c, Candidate& k, bool& may_generate) {
+  if (k.variant) return true;
+  if (!may_generate) return false;
+  may_generate = false;
+  const uint64_t t0 = read_tsc();
+  k.gen = generate(c, *k.conf);
+  generation_cycles_ += read_tsc() - t0;
+  if (!k.gen) {
+    k.dropped = true;
+    log(c, "conf " + k.conf->str() + " generates nothing for this shape: dropped");
+    return false;
+  }
+  k.variant = &k.gen->variant;
+  k.split = k.variant->split;
+  return true;
+}
+
+Candidate* Tuner::trial_of(ShapeClass& c, const OpInstance& op) {
+  for (const ShapeClass::Trial& t : c.trials)
+    if (t.member == &op) return &c.challengers[t.challenger];
+  return nullptr;
 }
 
 void Tuner::before_chunk(int n_tokens) {
@@ -147,25 +180,32 @@ void Tuner::before_chunk(int n_tokens) {
   if (!first_step_tsc_) first_step_tsc_ = t0;
   const double budget = options_.max_token_delay * token_cycles_;
   double spent = 0;
+  bool may_generate = true;
   const size_t n = classes_.size();
   for (size_t i = 0; i < n; ++i) {
     ShapeClass& c = *classes_[(static_cast<size_t>(steps_) + i) % n];
-    c.trial = -1;
+    c.trials.clear();
     if (c.tier != Tier::Generated && c.tier != Tier::Tuning) continue;
     if (c.incumbent_cycles <= 0 || token_cycles_ <= 0) continue;  // nothing to compare with yet
-    if (c.members.size() == 1 && c.trialed_last) continue;        // its incumbent runs this token
-    const int k = next_trial(c);
-    if (k < 0) continue;
-    const Candidate& cand = c.challengers[k];
-    const double worst = cand.ratios.empty() ? kUntriedRatio : *std::max_element(cand.ratios.begin(), cand.ratios.end());
-    const double extra = c.incumbent_cycles * std::max(0.0, worst - 1.0);
-    if (options_.max_token_delay > 0 && spent + extra > budget) continue;
-    spent += extra;
-    c.trial = k;
-    OpInstance& m = *c.members[static_cast<size_t>(c.trial_member) % c.members.size()];
-    m.step.variant = cand.variant;
-    m.step.split = cand.split;
-    m.watched = !cand.verified;
+    const size_t members = c.members.size();
+    if (members == 1 && c.trialed_last) continue;  // its incumbent runs this token
+    const size_t slots = std::max<size_t>(1, members / 4);
+    while (c.trials.size() < slots) {
+      const int k = next_trial(c);
+      if (k < 0) break;
+      Candidate& cand = c.challengers[k];
+      const double worst =
+          cand.ratios.empty() ? kUntriedRatio : *std::max_element(cand.ratios.begin(), cand.ratios.end());
+      const double extra = c.incumbent_cycles * std::max(0.0, worst - 1.0);
+      if (options_.max_token_delay > 0 && spent + extra > budget) break;
+      if (!ready(c, cand, may_generate)) break;
+      spent += extra;
+      OpInstance& m = *c.members[c.next_member++ % members];
+      m.step.variant = cand.variant;
+      m.step.split = cand.split;
+      m.watched = !cand.verified;
+      c.trials.push_back({&m, k});
+    }
   }
   overhead_cycles_ += read_tsc() - t0;
 }
@@ -177,12 +217,13 @@ void Tuner::after_op(OpInstance& op) {
   auto it = class_of_op_.find(&op);
   if (it != class_of_op_.end()) {
     ShapeClass& c = *it->second;
-    Candidate& cand = c.trial >= 0 ? c.challengers[c.trial] : c.incumbent;
+    Candidate* trial = trial_of(c, op);
+    Candidate& cand = trial ? *trial : c.incumbent;
     if (!cand.verified && !verify(c, op, cand)) {
       // Its output is wrong: drop it and redo the call before anything reads it.
       cand.dropped = true;
       log(c, cand.describe() + " differs from the reference on the real data: discarded");
-      if (&cand == &c.incumbent) {
+      if (!trial) {
         Candidate fallback;
         fallback.variant = c.fixed;
         fallback.split = c.fixed->split;
@@ -193,7 +234,6 @@ void Tuner::after_op(OpInstance& op) {
       } else {
         op.step.variant = c.incumbent.variant;
         op.step.split = c.incumbent.split;
-        c.trial = -1;
       }
       run(op);
     }
@@ -250,30 +290,29 @@ void Tuner::after_chunk(int n_tokens) {
 }
 
 void Tuner::record_sample(ShapeClass& c) {
-  const size_t n = c.members.size();
-  const size_t trial_at = static_cast<size_t>(c.trial_member) % n;
   std::vector<double> others;
-  for (size_t i = 0; i < n; ++i)
-    if (c.trial < 0 || i != trial_at) others.push_back(static_cast<double>(c.members[i]->last_cycles));
+  for (OpInstance* m : c.members)
+    if (!std::any_of(c.trials.begin(), c.trials.end(), [m](const ShapeClass::Trial& t) { return t.member == m; }))
+      others.push_back(static_cast<double>(m->last_cycles));
   if (!others.empty()) c.incumbent_cycles = median(others);
-  c.trialed_last = c.trial >= 0;
-  if (c.trial < 0) return;
-  Candidate& cand = c.challengers[c.trial];
-  OpInstance& m = *c.members[trial_at];
-  m.step.variant = c.incumbent.variant;
-  m.step.split = c.incumbent.split;
-  m.watched = false;
-  c.trial = -1;
-  c.trial_member = static_cast<int>((trial_at + 1) % n);
-  if (cand.dropped || c.incumbent_cycles <= 0) return;
-  const double ratio = static_cast<double>(m.last_cycles) / c.incumbent_cycles;
-  cand.ratios.push_back(ratio);
-  if (ratio > kDropRatio && cand.ratios.size() == 1) {
-    cand.dropped = true;
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.2fx the incumbent", ratio);
-    log(c, cand.describe() + " dropped: " + buf);
+  c.trialed_last = !c.trials.empty();
+  for (const ShapeClass::Trial& t : c.trials) {
+    OpInstance& m = *t.member;
+    m.step.variant = c.incumbent.variant;
+    m.step.split = c.incumbent.split;
+    m.watched = false;
+    Candidate& cand = c.challengers[t.challenger];
+    if (cand.dropped || c.incumbent_cycles <= 0) continue;
+    const double ratio = static_cast<double>(m.last_cycles) / c.incumbent_cycles;
+    cand.ratios.push_back(ratio);
+    if (ratio > kDropRatio && cand.ratios.size() == 1) {
+      cand.dropped = true;
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.2fx the incumbent", ratio);
+      log(c, cand.describe() + " dropped: " + buf);
+    }
   }
+  c.trials.clear();
 }
 
 // ---- tiers ----
@@ -303,16 +342,13 @@ void Tuner::enter_generated(ShapeClass& c) {
   c.tier = Tier::Generated;
   const OpInstance& op = *c.members.front();
   const std::vector<jit::MatvecConf> space = jit::knob_space(op.weight->type, forward_.cpu().level);
-  std::unique_ptr<jit::GeneratedKernel> g = space.empty() ? nullptr : generate(c, space.front());
-  if (!g) {
-    c.note = "no generator for this type, level and layout";
+  if (space.empty()) {
+    c.note = "no generator for this type and level";
     log(c, std::string("tier 1 generated: ") + c.note);
     return;
   }
   Candidate k;
-  k.variant = &g->variant;
-  k.split = g->variant.split;
-  k.gen = std::move(g);
+  k.conf = space.front();
   log(c, "tier 1 generated: racing " + k.describe());
   c.challengers.push_back(std::move(k));
 }
@@ -327,12 +363,9 @@ void Tuner::enter_tuning(ShapeClass& c) {
     if (k.describe() != current) c.challengers.push_back(std::move(k));
   };
   for (const jit::MatvecConf& conf : jit::knob_space(op.weight->type, forward_.cpu().level)) {
-    std::unique_ptr<jit::GeneratedKernel> g = generate(c, conf);
-    if (!g) continue;
+    if (c.incumbent.gen && c.incumbent.gen->conf == conf) continue;
     Candidate k;
-    k.variant = &g->variant;
-    k.split = g->variant.split;
-    k.gen = std::move(g);
+    k.conf = conf;
     add(std::move(k));
   }
   for (const Variant* v : forward_.registry().candidates(OpKind::Matmul, forward_.cpu(), op.weight)) {
@@ -374,7 +407,7 @@ void Tuner::settle(ShapeClass& c, const char* why) {
     log(c, "kept " + c.incumbent.describe() + ": no challenger beat it by the noise margin");
   }
   c.challengers.clear();
-  c.trial = -1;
+  c.trials.clear();
   if (!why) return;
   c.tier = Tier::Settled;
   std::snprintf(buf, sizeof buf, " after %" PRIu64 " calls (%s); %.0f cycles/call", c.calls, why, c.incumbent_cycles);

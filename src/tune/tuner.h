@@ -19,9 +19,12 @@
 // with the same weight type and shape (one per layer): in a token, one member runs the
 // candidate and the others the incumbent, so each sample is a ratio of two calls made
 // under the same conditions, which cancels most of a shared machine's noise. The ratios'
-// median decides. Trials are budgeted so that they add at most `max_token_delay` of a
-// token's time (a candidate is assumed twice as slow until measured, and one measured
-// more than 1.5x slower is dropped at once).
+// median decides. A class of n members races up to n/4 challengers per token (one
+// member each); a one-member class alternates trial and incumbent tokens. Trials are
+// budgeted so that they add at most `max_token_delay` of a token's time (a candidate is
+// assumed twice as slow until measured, and one measured more than 1.5x slower is
+// dropped at once), and at most one kernel is generated per token: code is generated
+// when its challenger first races, not when its tier starts.
 //
 // Only token steps (chunks of one token) are tuned: generation is where the calls are.
 // Prompt chunks keep the best fixed variant.
@@ -64,6 +67,7 @@ struct TunerOptions {
 struct Candidate {
   const Variant* variant = nullptr;               // a fixed variant, or gen->variant
   std::unique_ptr<jit::GeneratedKernel> gen;      // owns generated code
+  std::optional<jit::MatvecConf> conf;            // a generated candidate's knobs (code made on first race)
   Split split;
   std::vector<double> ratios;  // cycles per call relative to the incumbent, one per sample
   bool verified = false;       // output checked against the reference on real data
@@ -78,8 +82,12 @@ struct ShapeClass {
   uint64_t calls = 0;     // token-step calls over all members
   Candidate incumbent;    // what the members' step slots run
   std::vector<Candidate> challengers;
-  int trial = -1;         // challenger under trial in this token, or -1
-  int trial_member = 0;   // rotates over members
+  struct Trial {
+    OpInstance* member;
+    int challenger;
+  };
+  std::vector<Trial> trials;  // this token's races
+  size_t next_member = 0;     // trials rotate over the members
   double incumbent_cycles = 0;  // latest per-call cost of the incumbent (a member's median)
   bool trialed_last = false;    // a one-member class alternates trial and incumbent tokens
   const Variant* fixed = nullptr;  // the tier-0 variant: the fallback if loaded code fails
@@ -104,6 +112,8 @@ class Tuner : public ChunkObserver {
   int64_t steps() const { return steps_; }
   // Cycles spent inside the tuner's hooks (its own overhead).
   uint64_t overhead_cycles() const { return overhead_cycles_; }
+  // Of those, the cycles spent generating kernels.
+  uint64_t generation_cycles() const { return generation_cycles_; }
 
   const std::vector<std::unique_ptr<ShapeClass>>& classes() const { return classes_; }
   // Adds a challenger to a class in tier 1 or 2. Unless marked verified it is checked
@@ -133,6 +143,8 @@ class Tuner : public ChunkObserver {
   void record_sample(ShapeClass& c);
   bool verify(ShapeClass& c, OpInstance& op, Candidate& cand);
   int next_trial(const ShapeClass& c) const;
+  bool ready(ShapeClass& c, Candidate& k, bool& may_generate);
+  Candidate* trial_of(ShapeClass& c, const OpInstance& op);
   void log(const ShapeClass& c, const std::string& what);
   std::unique_ptr<jit::GeneratedKernel> generate(const ShapeClass& c, const jit::MatvecConf& conf) const;
 
@@ -148,6 +160,7 @@ class Tuner : public ChunkObserver {
   double converged_seconds_ = -1;
   uint64_t first_step_tsc_ = 0;
   uint64_t overhead_cycles_ = 0;
+  uint64_t generation_cycles_ = 0;
   std::vector<float> scratch_;  // reference outputs for verification
   bool converged_ = false;
   std::function<void()> on_converged_;
