@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "tune/session.h"
 #include "generate/generate.h"
 #include "perf/bounds.h"
 #include "threads/pool.h"
@@ -31,7 +32,7 @@ struct BenchOptions {
   int batch = 512;
   std::string kv_type = "f16";
   bool json = false;
-  StateOptions state;  // parsed; the tuner reads resolve_state_dir(state)
+  StateOptions state;  // the snapshot whose tuned plan bench measures
 };
 
 // Everything bench reports; NAN where a figure does not apply (no prompt, no tokens).
@@ -42,6 +43,7 @@ struct BenchReport {
   int threads = 0, batch = 0, repeats = 0, prompt_tokens = 0, gen_tokens = 0;
   std::string kv_type;
   std::vector<std::pair<std::string, int>> variants;  // name, op instances, in first-use order
+  std::string plan;  // "tuned (snapshot FILE)" or "fixed" 
   uint64_t bytes_per_token = 0;
   uint64_t macs_per_token = 0;  // every matmul once: a generated token
   uint64_t prompt_macs = 0;     // what one prompt of prompt_tokens did
@@ -67,9 +69,13 @@ std::vector<std::pair<std::string, int>> variants_in_use(const std::vector<OpIns
   std::vector<std::pair<std::string, int>> out;
   for (const OpInstance* op : ops) {
     if (!op->enabled || !op->variant) continue;
-    auto it = std::find_if(out.begin(), out.end(), [&](const auto& v) { return v.first == op->variant->name; });
-    if (it == out.end()) out.emplace_back(op->variant->name, 1);
-    else ++it->second;
+    std::vector<std::string> names{op->variant->name};
+    if (op->step.variant && op->step.variant != op->variant) names.push_back(op->step.variant->name + " (token steps)");
+    for (const std::string& name : names) {
+      auto it = std::find_if(out.begin(), out.end(), [&](const auto& v) { return v.first == name; });
+      if (it == out.end()) out.emplace_back(name, 1);
+      else ++it->second;
+    }
   }
   return out;
 }
@@ -213,6 +219,7 @@ std::string to_json(const BenchReport& r) {
   j.close('}');
   j.field("isa", isa_level_name(r.level)).field("threads", r.threads).field("batch", r.batch);
   j.field("kv_type", r.kv_type).field("repeats", r.repeats);
+  j.field("plan", r.plan);
   j.key("variants").open('[');
   for (const auto& [name, ops] : r.variants) j.open('{').field("name", name).field("ops", ops).close('}');
   j.close(']');
@@ -236,6 +243,7 @@ void print_text(const BenchReport& r) {
               std::string(isa_level_name(r.host->level)).c_str());
   std::printf("isa:         %s\n", std::string(isa_level_name(r.level)).c_str());
   std::printf("threads:     %d (batch %d, KV cache %s)\n", r.threads, r.batch, r.kv_type.c_str());
+  std::printf("plan:        %s\n", r.plan.c_str());
   std::printf("variants:\n");
   for (const auto& [name, ops] : r.variants) std::printf("  %-40s %4d ops\n", name.c_str(), ops);
   std::printf("per token:   %.2f MiB read, %.2f M multiply-adds\n", r.bytes_per_token / 1048576.0,
@@ -268,6 +276,12 @@ void bench_command(const BenchOptions& o) {
   fo.batch = o.batch;
   fo.kv_type = parse_kv_type(o.kv_type);
   Forward forward(*model, fo);
+  // The plan a tuned run starts with: the snapshot's, frozen (bench tunes nothing, so
+  // every repeat measures the same kernels); the fixed variants without one.
+  SessionOptions so;
+  so.tuner.frozen = true;
+  so.state_dir = resolve_state_dir(o.state);
+  TuningSession session(forward, so);
   const int vocab = model->config.vocab_size;
 
   std::vector<int32_t> prompt(o.prompt_tokens);
@@ -298,6 +312,7 @@ void bench_command(const BenchOptions& o) {
   r.gen_tokens = o.gen_tokens;
   r.kv_type = o.kv_type;
   r.variants = variants_in_use(forward.ops());
+  r.plan = session.loaded() ? "tuned (snapshot " + session.snapshot_file() + ")" : "fixed (no snapshot)";
   r.bytes_per_token = model->bytes_read_per_token();
   count_macs(forward.ops(), o.prompt_tokens, forward.batch(), r);
   r.prompt_tok_s = median(pp);
