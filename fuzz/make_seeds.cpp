@@ -1,14 +1,45 @@
 // Writes tiny models in every format the loaders read, as fuzzing seeds: small inputs
 // keep libFuzzer fast, and together they reach every branch of the header parsers.
-// Usage: make_seeds DIR  ->  DIR/gguf/*.gguf  DIR/llama2c/*.bin
+// Usage: make_seeds DIR  ->  DIR/gguf/*.gguf  DIR/llama2c/*.bin  DIR/snapshot/*.bfsnap
 // Built and run by scripts/fuzz.sh; nothing here goes into the repository's data.
 #include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <stdexcept>
 #include <string>
 
 #include "mkmodel/mkmodel.h"
 #include "model/ggml_types.h"
+#include "snapshot/snapshot.h"
+
+namespace {
+
+// Snapshots with no entry, one, and several with code: every field of the format.
+void write_snapshot_seeds(const std::filesystem::path& dir) {
+  std::filesystem::create_directories(dir);
+  bf::Snapshot s;
+  s.key = {"1", "GenuineIntel 6.143.8 avx512vnni xcr0=0xe7", "0123456789abcdef", "fedcba9876543210"};
+  for (int n = 0; n < 4; ++n) {
+    if (n > 0) {
+      bf::SnapshotEntry e;
+      e.shape_class = "matmul q4_0 " + std::to_string(64 * n) + "x" + std::to_string(96 * n) + " n1";
+      e.variant = n % 2 ? "matmul.q4_0.avx2.r8" : "jit.matvec.q4_0.avx512";
+      e.generator = n % 2 ? "" : "rows=16 unroll=" + std::to_string(n);
+      e.layout = n % 2 ? "r8" : "r16";
+      e.grain = 8 * n;
+      e.threads = n;
+      e.ns_per_call = 100.5 * n;
+      e.code.assign(static_cast<size_t>(n == 3 ? 40 : 0), static_cast<uint8_t>(0xc3));
+      s.entries.push_back(e);
+    }
+    const std::vector<uint8_t> bytes = bf::encode_snapshot(s);
+    std::FILE* f = std::fopen((dir / ("entries" + std::to_string(n) + ".bfsnap")).string().c_str(), "wb");
+    if (!f || std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size() || std::fclose(f) != 0)
+      throw std::runtime_error("cannot write a snapshot seed in " + dir.string());
+  }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   if (argc != 2) {
@@ -20,6 +51,7 @@ int main(int argc, char** argv) {
   try {
     fs::create_directories(dir / "gguf");
     fs::create_directories(dir / "llama2c");
+    write_snapshot_seeds(dir / "snapshot");
     bf::MkModelSpec s;
     s.dim = 8;
     s.hidden_dim = 16;

@@ -56,7 +56,8 @@ for p in "${pids[@]}"; do wait "$p" || build_failed=1; done
 # ---- seed generator (mkmodel writer, no sanitizers: it only writes files)
 seedgen="$out/make_seeds"
 seed_srcs=(fuzz/make_seeds.cpp src/mkmodel/mkmodel.cpp src/mkmodel/recipes.cpp src/mkmodel/gguf_writer.cpp src/mkmodel/llama2c_writer.cpp
-  src/mkmodel/file_writer.cpp src/kernels/quantize.cpp src/kernels/quantize_k.cpp src/kernels/dtype.cpp src/util/mapped_file.cpp)
+  src/mkmodel/file_writer.cpp src/kernels/quantize.cpp src/kernels/quantize_k.cpp src/kernels/dtype.cpp src/util/mapped_file.cpp
+  src/snapshot/format.cpp)
 rebuild=0
 for s in "${seed_srcs[@]}"; do [ "$s" -nt "$seedgen" ] && rebuild=1; done
 if [ ! -x "$seedgen" ] || [ $rebuild = 1 ]; then
@@ -88,6 +89,7 @@ seed_target() {
     gguf) seed gguf "$m/stories260K/stories260K.gguf" "$m/tiny-random/llama-2-tiny-random.gguf" \
             "$m/llama2-tokenizer/ggml-vocab-llama-spm.gguf" "$generated"/gguf/* ;;
     llama2c) seed llama2c "$m/stories260K/stories260K.bin" "$generated"/llama2c/* ;;
+    snapshot) seed snapshot "$generated"/snapshot/* ;;
     tokenizer) seed tokenizer "$m/stories260K/tok512.bin" "$m/llama2-tokenizer/ggml-vocab-llama-spm.gguf.inp" ;;
     fat16)
       seed fat16
@@ -145,6 +147,7 @@ for t in "${targets[@]}"; do
     gguf) max_len=131072 ;;
     llama2c) max_len=65536 ;;
     fat16) max_len=65536 ;;  # boot sector, FATs and root directory of the seed image
+    snapshot) max_len=8192 ;;  # the seeds are a few hundred bytes
     *) max_len=0 ;;  # libFuzzer's guess from the corpus
   esac
   # -malloc_limit_mb: one allocation above 512 MB is a bug (inputs are at most a few MB);

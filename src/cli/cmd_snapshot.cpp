@@ -73,29 +73,34 @@ void show(const SnapshotOptions& o) {
   }
 }
 
-// "OK", or why `file` would not be used by this engine on this CPU. Without -m the file's
-// name says which model it is for. The op signature needs the tuner's op list, so it is
-// not checked here.
-std::string verify_one(const std::string& file, const std::optional<std::string>& fingerprint) {
+// "FILE: OK", or "FILE: why it would not be used by this engine on this CPU". Without -m
+// the file's name says which model it is for. The op signature needs the tuner's op list,
+// so it is not checked here.
+struct Verdict {
+  bool ok = false;
+  std::string line;
+};
+
+Verdict verify_one(const std::string& file, const std::optional<std::string>& fingerprint) {
   Snapshot s;
   try {
     s = read_snapshot(file);
   } catch (const InputError& e) {
-    return std::string(e.what()).substr(file.size() + 2);  // InputError reads "file: problem"
+    return {false, e.what()};  // "file: problem"
   }
   const SnapshotKey expected{engine_version_string(), CpuInfo::host().signature(),
                              fingerprint.value_or(std::filesystem::path(file).stem().string()), s.key.op_signature};
   const std::string why = snapshot_key_mismatch(s.key, expected);
-  return why.empty() ? "OK" : why;
+  return {why.empty(), file + ": " + (why.empty() ? "OK" : why)};
 }
 
 void verify(const SnapshotOptions& o) {
   const Target t = target_of(o);
   size_t bad = 0;
   for (const std::string& f : t.files) {
-    const std::string verdict = verify_one(f, t.fingerprint);
-    std::printf("%s: %s\n", f.c_str(), verdict.c_str());
-    bad += verdict != "OK";
+    const Verdict v = verify_one(f, t.fingerprint);
+    std::printf("%s\n", v.line.c_str());
+    bad += !v.ok;
   }
   std::fflush(stdout);
   if (bad > 0) throw InputError(t.dir, std::to_string(bad) + " of " + std::to_string(t.files.size()) + " snapshots would not be used");

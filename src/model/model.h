@@ -62,7 +62,10 @@ struct Model {
   // llama2.c models end a sequence with BOS (as run.c does); GGUF models with EOS.
   bool stop_at_bos = false;
 
-  uint64_t fingerprint = 0;  // stable hash of shapes, types and sampled weight bytes
+  // Stable hash of the config, the whole file header (GGUF metadata and tensor infos), the
+  // tensor table (names, types, shapes, offsets) and sampled weight bytes: the snapshot's
+  // model key (snapshot/snapshot.h).
+  uint64_t fingerprint = 0;
   std::string architecture = "llama";
   std::string name;          // general.name or the file's base name
 

@@ -19,10 +19,21 @@ constexpr int32_t kMaxThreads = 4096;
 // The fewest bytes one entry can take: four empty strings, grain, threads, ns, code length.
 constexpr size_t kMinEntryBytes = 4 * 4 + 8 + 4 + 8 + 4;
 
-bool printable(const std::string& s) {
+// The rules every string field follows, for the encoder and the decoder alike; nullptr if it does.
+const char* string_problem(const std::string& s) {
+  if (s.size() > kMaxSnapshotString) return "is longer than 4096 bytes";
   for (unsigned char c : s)
-    if (c < 0x20 || c > 0x7e) return false;
-  return true;
+    if (c < 0x20 || c > 0x7e) return "is not printable ASCII";
+  return nullptr;
+}
+
+// The rules for an entry's numbers, for the encoder and the decoder alike; "" if it follows them.
+std::string entry_problem(const SnapshotEntry& e) {
+  if (e.grain < 0) return "negative grain " + std::to_string(e.grain);
+  if (e.threads < 0 || e.threads > kMaxThreads) return "thread count " + std::to_string(e.threads) + " out of range";
+  if (!std::isfinite(e.ns_per_call) || e.ns_per_call < 0) return "ns_per_call is not a finite non-negative number";
+  if (e.code.size() > kMaxSnapshotCode) return "code length " + std::to_string(e.code.size()) + " exceeds 16 MiB";
+  return "";
 }
 
 // ---- encoding
@@ -37,8 +48,7 @@ class Writer {
   }
   void bytes(const void* p, size_t n) { out_.insert(out_.end(), static_cast<const uint8_t*>(p), static_cast<const uint8_t*>(p) + n); }
   void str(const std::string& s, const char* field) {
-    if (s.size() > kMaxSnapshotString || !printable(s))
-      throw std::invalid_argument(std::string("snapshot ") + field + " is longer than 4096 bytes or not printable ASCII");
+    if (const char* problem = string_problem(s)) throw std::invalid_argument(std::string("snapshot ") + field + " " + problem);
     put(static_cast<uint32_t>(s.size()));
     bytes(s.data(), s.size());
   }
@@ -47,14 +57,6 @@ class Writer {
  private:
   std::vector<uint8_t> out_;
 };
-
-void check_entry_fields(const SnapshotEntry& e) {
-  if (e.grain < 0) throw std::invalid_argument("snapshot entry '" + e.shape_class + "': negative grain");
-  if (e.threads < 0 || e.threads > kMaxThreads) throw std::invalid_argument("snapshot entry '" + e.shape_class + "': threads out of range");
-  if (!std::isfinite(e.ns_per_call) || e.ns_per_call < 0)
-    throw std::invalid_argument("snapshot entry '" + e.shape_class + "': ns_per_call not a finite non-negative number");
-  if (e.code.size() > kMaxSnapshotCode) throw std::invalid_argument("snapshot entry '" + e.shape_class + "': code larger than 16 MiB");
-}
 
 // ---- decoding
 
@@ -86,7 +88,7 @@ class Reader {
     need(n, what);
     std::string s(reinterpret_cast<const char*>(p_ + pos_), n);
     pos_ += n;
-    if (!printable(s)) throw Bad{std::string(what) + " at byte " + std::to_string(at) + " is not printable ASCII"};
+    if (const char* problem = string_problem(s)) throw Bad{std::string(what) + " at byte " + std::to_string(at) + " " + problem};
     return s;
   }
   std::vector<uint8_t> blob(uint32_t n, const char* what) {
@@ -112,19 +114,14 @@ SnapshotEntry read_entry(Reader& r) {
   e.variant = r.str("variant");
   e.generator = r.str("generator");
   e.layout = r.str("layout");
-  const size_t at = r.pos();
   e.grain = r.get<int64_t>("grain");
   e.threads = r.get<int32_t>("threads");
   e.ns_per_call = r.get<double>("ns_per_call");
   const uint32_t code = r.get<uint32_t>("code length");
-  if (e.grain < 0) throw Bad{"entry '" + e.shape_class + "': negative grain at byte " + std::to_string(at)};
-  if (e.threads < 0 || e.threads > kMaxThreads)
-    throw Bad{"entry '" + e.shape_class + "': thread count " + std::to_string(e.threads) + " out of range"};
-  if (!std::isfinite(e.ns_per_call) || e.ns_per_call < 0)
-    throw Bad{"entry '" + e.shape_class + "': ns_per_call is not a finite non-negative number"};
-  if (code > kMaxSnapshotCode)
+  if (code > kMaxSnapshotCode)  // before anything is allocated for it
     throw Bad{"entry '" + e.shape_class + "': code length " + std::to_string(code) + " exceeds 16 MiB"};
   e.code = r.blob(code, "code");
+  if (std::string problem = entry_problem(e); !problem.empty()) throw Bad{"entry '" + e.shape_class + "': " + problem};
   return e;
 }
 
@@ -175,7 +172,8 @@ std::vector<uint8_t> encode_snapshot(const Snapshot& s) {
   w.str(s.key.op_signature, "op signature");
   w.put<uint32_t>(static_cast<uint32_t>(s.entries.size()));
   for (const SnapshotEntry& e : s.entries) {
-    check_entry_fields(e);
+    if (std::string problem = entry_problem(e); !problem.empty())
+      throw std::invalid_argument("snapshot entry '" + e.shape_class + "': " + problem);
     w.str(e.shape_class, "shape class");
     w.str(e.variant, "variant");
     w.str(e.generator, "generator");

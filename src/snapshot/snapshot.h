@@ -133,6 +133,7 @@ std::string state_dir(const std::optional<std::string>& override_dir);
 std::string snapshot_path(const std::string& dir, const SnapshotKey& key);
 
 // The snapshot files in `dir` (names ending in .bfsnap), sorted; empty if `dir` is missing.
+// Throws std::runtime_error with one line if it cannot be listed.
 std::vector<std::string> list_snapshots(const std::string& dir);
 
 // Removes every snapshot in `dir` and leftover temporary files ("*.bfsnap.tmp"); returns

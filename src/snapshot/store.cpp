@@ -101,6 +101,17 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// The paths of the entries in `dir`, sorted; none if it does not exist.
+std::vector<std::string> files_in(const std::string& dir) {
+  std::vector<std::string> files;
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec);
+  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) files.push_back(it->path().string());
+  if (ec && ec != std::errc::no_such_file_or_directory) io_fail(dir, "cannot list the state directory", ec.value());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
 std::string env(const char* name) {
   const char* v = std::getenv(name);
   return v ? v : "";
@@ -193,23 +204,15 @@ std::string snapshot_path(const std::string& dir, const SnapshotKey& key) {
 
 std::vector<std::string> list_snapshots(const std::string& dir) {
   std::vector<std::string> files;
-  std::error_code ec;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
-    if (ends_with(it->path().filename().string(), kSnapshotExtension)) files.push_back(it->path().string());
-  std::sort(files.begin(), files.end());
+  for (const std::string& f : files_in(dir))
+    if (ends_with(f, kSnapshotExtension)) files.push_back(f);
   return files;
 }
 
 int clear_snapshots(const std::string& dir) {
   int removed = 0;
-  std::error_code ec;
-  std::vector<std::string> doomed;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (ends_with(name, kSnapshotExtension) || ends_with(name, std::string(kSnapshotExtension) + kTempSuffix))
-      doomed.push_back(it->path().string());
-  }
-  for (const std::string& f : doomed) {
+  for (const std::string& f : files_in(dir)) {
+    if (!ends_with(f, kSnapshotExtension) && !ends_with(f, std::string(kSnapshotExtension) + kTempSuffix)) continue;
     if (::unlink(f.c_str()) != 0) io_fail(f, "cannot remove", errno);
     ++removed;
   }
