@@ -7,6 +7,7 @@
 #include <map>
 
 #include "graph/profile.h"
+#include "util/hash.h"
 
 namespace bf {
 
@@ -426,14 +427,11 @@ void Tuner::install(ShapeClass& c, Candidate&& winner) {
 // ---- snapshot ----
 
 std::string Tuner::op_signature() const {
-  uint64_t h = 1469598103934665603ull;  // FNV-1a over "key:members;" for every class
-  for (const auto& c : classes_) {
-    const std::string s = c->key + ":" + std::to_string(c->members.size()) + ";";
-    for (unsigned char ch : s) h = (h ^ ch) * 1099511628211ull;
-  }
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016" PRIx64, h);
-  return buf;
+  // Every class's key and member count, and the threads: a split tuned for two threads
+  // is not a choice for one.
+  std::string text = "threads " + std::to_string(forward_.pool().size()) + ";";
+  for (const auto& c : classes_) text += c->key + ":" + std::to_string(c->members.size()) + ";";
+  return hex64(fnv1a(text));
 }
 
 std::vector<SnapshotEntry> Tuner::export_entries() const {
