@@ -3,10 +3,10 @@
 # program's exit status.
 #
 # usage: scripts/boot.sh IMAGE [--smp N] [--timeout S] [--mem MiB] [--kernel FILE] [--accel kvm|tcg]
-#                         [--cmdline "/prog args"] [--disk virtio|nvme|ahci|ide]
+#                         [--cmdline "/prog args"] [--disk virtio|nvme|nvme4k|ahci|ide]
 #
-#   --disk chooses the controller QEMU attaches the image to (default virtio); the kernel
-#   finds it by probing.
+#   --disk chooses the controller QEMU attaches the image to (default virtio; nvme4k is NVMe
+#   with 4 KiB logical blocks); the kernel finds it by probing.
 #   --cmdline replaces boot.cfg's command line for this boot (passed with -append).
 #   The program's stdout (COM1) goes to stdout; its stderr and the kernel's messages
 #   (COM2) go to stderr. KVM is used when /dev/kvm actually works (probed by booting the
@@ -18,7 +18,7 @@
 set -uo pipefail
 
 die() { echo "boot.sh: $*" >&2; exit 2; }
-[ $# -ge 1 ] || die "usage: boot.sh IMAGE [--smp N] [--timeout S] [--mem MiB] [--kernel FILE] [--accel kvm|tcg] [--cmdline \"/prog args\"] [--disk virtio|nvme|ahci|ide]"
+[ $# -ge 1 ] || die "usage: boot.sh IMAGE [--smp N] [--timeout S] [--mem MiB] [--kernel FILE] [--accel kvm|tcg] [--cmdline \"/prog args\"] [--disk virtio|nvme|nvme4k|ahci|ide]"
 image=$1; shift
 smp=1 timeout_s=600 mem=1024 kernel=${BAREFLOW_KERNEL_ELF:-} accel=${BAREFLOW_ACCEL:-} cmdline= disk=virtio
 while [ $# -gt 0 ]; do
@@ -38,9 +38,11 @@ drive="file=$image,format=raw"
 case "$disk" in
   virtio) disk_args=(-drive "$drive,if=virtio") ;;
   nvme) disk_args=(-drive "$drive,if=none,id=d0" -device nvme,serial=bf0,drive=d0) ;;
+  nvme4k) disk_args=(-drive "$drive,if=none,id=d0"
+                     -device nvme,serial=bf0,drive=d0,logical_block_size=4096,physical_block_size=4096) ;;
   ahci) disk_args=(-drive "$drive,if=none,id=d0" -device ich9-ahci,id=ahci -device ide-hd,drive=d0,bus=ahci.0) ;;
   ide) disk_args=(-drive "$drive,if=ide") ;;
-  *) die "--disk must be virtio, nvme, ahci or ide" ;;
+  *) die "--disk must be virtio, nvme, nvme4k, ahci or ide" ;;
 esac
 here=$(cd "$(dirname "$0")/.." && pwd)
 if [ -z "$kernel" ]; then
