@@ -34,17 +34,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -f "$image" ] || die "no such image: $image"
-drive="file=$image,format=raw"
-case "$disk" in
-  virtio) disk_args=(-drive "$drive,if=virtio") ;;
-  nvme) disk_args=(-drive "$drive,if=none,id=d0" -device nvme,serial=bf0,drive=d0) ;;
-  nvme4k) disk_args=(-drive "$drive,if=none,id=d0"
-                     -device nvme,serial=bf0,drive=d0,logical_block_size=4096,physical_block_size=4096) ;;
-  ahci) disk_args=(-drive "$drive,if=none,id=d0" -device ich9-ahci,id=ahci -device ide-hd,drive=d0,bus=ahci.0) ;;
-  ide) disk_args=(-drive "$drive,if=ide") ;;
-  *) die "--disk must be virtio, nvme, nvme4k, ahci or ide" ;;
-esac
 here=$(cd "$(dirname "$0")/.." && pwd)
+source "$here/scripts/qemu_disk.sh"
+qemu_disk_args "$disk" "$image" || die "--disk must be one of: $qemu_disk_kinds"
 if [ -z "$kernel" ]; then
   for k in "$here/build-kernel/bareflow-kernel" "$here/build/kernel/bareflow-kernel"; do
     [ -f "$k" ] && { kernel=$k; break; }
@@ -82,7 +74,7 @@ echo "boot.sh: accel=$name smp=$smp mem=${mem}M disk=$disk image=$image" >&2
 stdin_src=/dev/null
 [ -t 0 ] && stdin_src=/dev/stdin
 timeout --foreground -k 5 "$timeout_s" qemu-system-x86_64 "${common[@]}" "${accel_args[@]}" \
-  "${disk_args[@]}" ${cmdline:+-append "$cmdline"} \
+  "${qemu_disk[@]}" ${cmdline:+-append "$cmdline"} \
   -serial stdio -chardev file,id=com2,path=/dev/stderr,append=on -serial chardev:com2 <"$stdin_src"
 rc=$?
 if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then

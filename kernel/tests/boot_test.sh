@@ -8,6 +8,7 @@ set -uo pipefail
 case_name=$1 work=$2 kernel=$3 systest=$4 bareflow=${5:-} shared=${6:-}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 mkimage="$root/scripts/mkimage.sh" boot="$root/scripts/boot.sh"
+source "$root/scripts/qemu_disk.sh"
 part_off=$((2048 * 512))   # mkimage.sh puts the FAT16 partition at LBA 2048
 mkdir -p "$work"
 img="$work/$case_name.img" out="$work/$case_name.out" err="$work/$case_name.err"
@@ -29,8 +30,6 @@ expect_clean_fat() {
   dd if="$img" of="$work/$case_name.part" bs=512 skip=2048 status=none
   fsck.fat -n "$work/$case_name.part" >"$work/$case_name.fsck" 2>&1 || { cat "$work/$case_name.fsck"; fail "fsck.fat: $1"; }
 }
-# The controllers the kernel probes for (boot.sh --disk); nvme4k has 4 KiB logical blocks.
-all_disks=(virtio nvme nvme4k ahci ide)
 # QEMU without boot.sh (other disk buses, no disk); TCG; QEMU's status is (status << 1) | 1.
 qemu_tcg() {
   timeout -k 5 "${BOOT_TIMEOUT:-240}" qemu-system-x86_64 -nodefaults -display none -no-reboot -m 1024 \
@@ -119,6 +118,17 @@ case "$case_name" in
       expect_clean_fat "after writing over $w"
       run --disk "$r"; expect_rc 0; expect_disk "$r"; expect_line "persist: read back /state/persist.txt: ok" "$out"
     done ;;
+  disks-io-error)
+    # Every disk read fails (QEMU's blkdebug): the NVMe and AHCI drivers log the failed
+    # command and return -EIO, and the boot fails cleanly instead of hanging or crashing.
+    mk --file "$systest=/systest" --cmdline "/systest"
+    printf '[inject-error]\nevent = "read_aio"\nerrno = "5"\n' >"$work/eio.cfg"
+    qemu_disk_args nvme "blkdebug:$work/eio.cfg:$img"
+    qemu_tcg -kernel "$kernel" "${qemu_disk[@]}"
+    expect_rc 126; expect_line "bfk: nvme: read of 1 blocks at block 0 failed" "$out"; expect_line "boot failed: the disk has no usable FAT16" "$out"
+    qemu_disk_args ahci "blkdebug:$work/eio.cfg:$img"
+    qemu_tcg -kernel "$kernel" "${qemu_disk[@]}"
+    expect_rc 126; expect_line "bfk: ahci: command 0x25 (1 sectors at 0) failed" "$out"; expect_line "boot failed: the disk has no usable FAT16" "$out" ;;
   disks-bulk)
     # A 17 MB file read by mmap (DMA straight into the program's frames) and by read()
     # (bounced), and written to /state XORed with a key that differs per boot: the guest's
@@ -142,7 +152,7 @@ case "$case_name" in
   bareflow-disks)
     # One image booted from every controller: the guest's stdout equals Linux's each time.
     stories_image 1
-    for d in "${all_disks[@]}"; do
+    for d in $qemu_disk_kinds; do
       run --disk "$d"; expect_rc 0; expect_disk "$d"
       cmp -s "$work/linux.out" "$out" || { diff "$work/linux.out" "$out" | head -20; fail "guest stdout over $d differs from Linux"; }
     done ;;
