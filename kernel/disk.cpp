@@ -9,6 +9,7 @@ constexpr int EIO = -5;
 u64 direct_address(const DmaDisk& d, u64 lba, u32 count, const void* buf) {
   u64 pa = dma_address(buf), spb = 1u << (d.block_shift - 9);
   if (!pa || pa & (d.dma_align - 1) || lba & (spb - 1) || count & (spb - 1)) return 0;
+  if (pa + u64(count) * 512 > d.dma_limit) return 0;
   return pa;
 }
 

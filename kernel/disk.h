@@ -17,14 +17,15 @@ struct DiskDriver {
 
 // A DMA disk as dma_disk_read/write see it. `dma` moves `blocks` device blocks at device
 // block `block` to (write = false) or from physical memory at `pa`: contiguous, aligned to
-// dma_align, at most max_blocks long. It returns 0 or -EIO.
+// dma_align, below dma_limit, at most max_blocks long. It returns 0 or -EIO.
 struct DmaDisk {
   int (*dma)(bool write, u64 block, u32 blocks, u64 pa);
   u32 block_shift;     // log2 of the device block size: 9 (512 B) or 12 (4 KiB)
   u32 max_blocks;      // per dma call
   u32 dma_align;       // buffer alignment the device needs (a power of two)
-  u8* bounce;          // physically contiguous, bounce_bytes long, a multiple of the block
-  u32 bounce_bytes;    //   size and at most max_blocks blocks
+  u64 dma_limit;       // first physical address the device cannot reach (32-bit AHCI: 4 GiB)
+  u8* bounce;          // physically contiguous, below dma_limit, bounce_bytes long:
+  u32 bounce_bytes;    //   a multiple of the block size and at most max_blocks blocks
   u64 sectors;         // capacity in 512-byte sectors
 };
 // 512-byte sector transfers. Requests that cover whole device blocks into DMA-able memory

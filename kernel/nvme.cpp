@@ -206,6 +206,7 @@ bool nvme_init(char* where, usize cap) {
   disk.dma = dma;
   disk.max_blocks = max_bytes >> disk.block_shift;
   disk.dma_align = 4;
+  disk.dma_limit = ~0ul;
   disk.bounce = bounce;
   disk.bounce_bytes = min(BOUNCE_BYTES, max_bytes);
   return true;

@@ -3,6 +3,7 @@
 #include "virtio.h"
 #include "mm.h"
 #include "pci.h"
+#include "time.h"
 
 namespace {
 enum : u16 { DEV_FEATURES = 0x00, DRV_FEATURES = 0x04, Q_ADDR = 0x08, Q_SIZE = 0x0c, Q_SEL = 0x0e,
@@ -29,10 +30,12 @@ volatile Used* used;
 ReqHeader* hdr;          // hdr and status share one DMA page
 volatile u8* status;
 DmaDisk disk;
+bool offline;            // a request timed out: the queue can no longer be trusted
 Spinlock lock;
 
-// Submits the chain hdr -> [data] -> status and polls for completion.
+// Submits the chain hdr -> [data] -> status and polls for completion (10 s at most).
 int submit(u32 type, u64 lba, u32 bytes, u64 data_pa) {
+  if (offline) return -5;
   hdr->type = type, hdr->reserved = 0, hdr->sector = lba;
   *status = 0xff;
   desc[0] = Desc{v2p(hdr), sizeof(ReqHeader), D_NEXT, 1};
@@ -48,11 +51,19 @@ int submit(u32 type, u64 lba, u32 bytes, u64 data_pa) {
   avail->idx = static_cast<u16>(avail->idx + 1);
   __atomic_thread_fence(__ATOMIC_SEQ_CST);
   outw(io + Q_NOTIFY, 0);
-  while (used->idx == last_used) cpu_relax();
+  for (Deadline d(10'000'000'000); used->idx == last_used;) {
+    if (d.passed()) {
+      kprintf("bfk: virtio-blk: request type %u at sector %lu got no answer; the disk is offline\n", type, lba);
+      offline = true;
+      return -5;
+    }
+    cpu_relax();
+  }
   last_used++;
   __atomic_thread_fence(__ATOMIC_SEQ_CST);
   return *status == 0 ? 0 : -5;
 }
+
 int dma(bool write, u64 lba, u32 count, u64 pa) { return submit(write ? T_OUT : T_IN, lba, count * 512, pa); }
 
 bool virtio_blk_init(char* where, usize cap) {
@@ -94,7 +105,7 @@ bool virtio_blk_init(char* where, usize cap) {
   hdr = static_cast<ReqHeader*>(p2v(page));
   status = static_cast<u8*>(p2v(page)) + 64;
   auto bounce = static_cast<u8*>(p2v(frame_alloc_contig(BOUNCE_BYTES / PAGE)));
-  disk = DmaDisk{dma, 9, MAX_SECTORS, 1, bounce, BOUNCE_BYTES, inl(io + CONFIG) | (u64(inl(io + CONFIG + 4)) << 32)};
+  disk = DmaDisk{dma, 9, MAX_SECTORS, 1, ~0ul, bounce, BOUNCE_BYTES, inl(io + CONFIG) | (u64(inl(io + CONFIG + 4)) << 32)};
   outb(io + STATUS, S_ACK | S_DRIVER | S_DRIVER_OK);
   return true;
 }
