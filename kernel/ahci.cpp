@@ -84,13 +84,14 @@ int issue(u8 command, u64 lba, u32 count, u64 pa, u32 bytes, bool write) {
   wr(P_IS, ~0u);
   __atomic_thread_fence(__ATOMIC_SEQ_CST);
   wr(P_CI, 1);
-  for (Deadline d(COMMAND_TIMEOUT_NS); rd(P_CI) & 1;) {
-    if (rd(P_IS) & IS_TFES || d.passed()) break;
+  bool timed_out = false;
+  for (Deadline d(COMMAND_TIMEOUT_NS); rd(P_CI) & 1 && !(rd(P_IS) & IS_TFES);) {
+    if ((timed_out = d.passed())) break;
     cpu_relax();
   }
-  if (rd(P_CI) & 1 || rd(P_TFD) & TFD_ERR) {
-    kprintf("bfk: ahci: command 0x%x (%u sectors at %lu) failed (task file 0x%x, interrupt status 0x%x); "
-            "the disk is offline\n", command, count, lba, rd(P_TFD), rd(P_IS));
+  if (timed_out || rd(P_IS) & IS_TFES || rd(P_TFD) & TFD_ERR) {
+    kprintf("bfk: ahci: command 0x%x (%u sectors at %lu) %s (task file 0x%x, interrupt status 0x%x); "
+            "the disk is offline\n", command, count, lba, timed_out ? "timed out" : "failed", rd(P_TFD), rd(P_IS));
     offline = true;
     return EIO;
   }

@@ -129,6 +129,21 @@ case "$case_name" in
     qemu_disk_args ahci "blkdebug:$work/eio.cfg:$img"
     qemu_tcg -kernel "$kernel" "${qemu_disk[@]}"
     expect_rc 126; expect_line "bfk: ahci: command 0x25 (1 sectors at 0) failed" "$out"; expect_line "boot failed: the disk has no usable FAT16" "$out" ;;
+  disks-timeout)
+    # The disk never answers within the drivers' 10 s (QEMU's null-co driver with 15 s of
+    # latency): each driver gives up, logs it and returns -EIO; the boot fails, no hang.
+    # The three boots run at once (QEMU waits out the request before it exits).
+    null="null-co://,file.latency-ns=15000000000,file.read-zeroes=on,file.size=64M"
+    for d in nvme ahci virtio; do
+      qemu_disk_args "$d" "$null"
+      (out=$work/timeout-$d.out err=$work/timeout-$d.err; qemu_tcg -kernel "$kernel" "${qemu_disk[@]}"; echo "$rc" >"$work/timeout-$d.rc") &
+    done
+    wait
+    for d in nvme:"bfk: nvme: command 0x2 got no completion" ahci:"bfk: ahci: command 0x25 (1 sectors at 0) timed out" \
+             virtio:"bfk: virtio-blk: request type 0 at sector 0 got no answer"; do
+      out=$work/timeout-${d%%:*}.out err=$work/timeout-${d%%:*}.err rc=$(cat "$work/timeout-${d%%:*}.rc")
+      expect_rc 126; expect_line "${d#*:}" "$out"; expect_line "boot failed: the disk has no usable FAT16" "$out"
+    done ;;
   disks-bulk)
     # A 17 MB file read by mmap (DMA straight into the program's frames) and by read()
     # (bounced), and written to /state XORed with a key that differs per boot: the guest's
