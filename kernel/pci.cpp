@@ -6,25 +6,39 @@ u32 addr(u8 bus, u8 dev, u8 fn, u8 off) {
   return 0x80000000u | u32(bus) << 16 | u32(dev) << 11 | u32(fn) << 8 | (off & 0xfc);
 }
 
-// Calls match(d, id, class_reg) for every function on buses 0..7 until it returns true.
+// Calls match(d, class_reg) for every function on `bus` and, through PCI-to-PCI bridges,
+// the buses behind it, until it returns true. `seen` guards against misprogrammed bridges.
+template <class Match>
+bool scan_bus(u8 bus, Match& match, PciDev* out, u32 (&seen)[8]) {
+  if (seen[bus / 32] & (1u << (bus % 32))) return false;
+  seen[bus / 32] |= 1u << (bus % 32);
+  for (u8 dev = 0; dev < 32; dev++)
+    for (u8 fn = 0; fn < 8; fn++) {
+      PciDev d{bus, dev, fn, 0, 0};
+      u32 id = pci_read32(d, 0);
+      if ((id & 0xffff) == 0xffff) {
+        if (fn == 0) break;
+        continue;
+      }
+      d.vendor = static_cast<u16>(id), d.device = static_cast<u16>(id >> 16);
+      if (match(d, pci_read32(d, 0x08))) {
+        *out = d;
+        return true;
+      }
+      u8 header = static_cast<u8>(pci_read32(d, 0x0c) >> 16);
+      if ((header & 0x7f) == 1) {   // a bridge: its secondary bus
+        u8 secondary = static_cast<u8>(pci_read32(d, 0x18) >> 8);
+        if (secondary && scan_bus(secondary, match, out, seen)) return true;
+      }
+      if (fn == 0 && !(header & 0x80)) break;   // single-function device
+    }
+  return false;
+}
+
 template <class Match>
 bool pci_scan(Match match, PciDev* out) {
-  for (u8 bus = 0; bus < 8; bus++)
-    for (u8 dev = 0; dev < 32; dev++)
-      for (u8 fn = 0; fn < 8; fn++) {
-        PciDev d{bus, dev, fn, 0, 0};
-        u32 id = pci_read32(d, 0);
-        if ((id & 0xffff) == 0xffff) {
-          if (fn == 0) break;
-          continue;
-        }
-        d.vendor = static_cast<u16>(id), d.device = static_cast<u16>(id >> 16);
-        if (match(d, pci_read32(d, 0x08))) {
-          *out = d;
-          return true;
-        }
-      }
-  return false;
+  u32 seen[8] = {};
+  return scan_bus(0, match, out, seen);
 }
 
 // Where unassigned memory BARs go: above QEMU's low RAM (at most 2 GiB on q35, 3 GiB on

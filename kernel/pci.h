@@ -1,4 +1,5 @@
-// pci.h: PCI configuration space through I/O ports 0xcf8/0xcfc (buses 0..7).
+// pci.h: PCI configuration space through I/O ports 0xcf8/0xcfc: bus 0 and the buses behind
+// its PCI-to-PCI bridges.
 #pragma once
 #include "rt.h"
 
@@ -6,7 +7,7 @@ struct PciDev { u8 bus, dev, fn; u16 vendor, device; };
 u32 pci_read32(const PciDev& d, u8 off);
 void pci_write16(const PciDev& d, u8 off, u16 v);
 void pci_write32(const PciDev& d, u8 off, u32 v);
-bool pci_find(u16 vendor, u16 device, PciDev* out);   // first match on buses 0..7
+bool pci_find(u16 vendor, u16 device, PciDev* out);   // first match
 // First function with this class, subclass and programming interface.
 bool pci_find_class(u8 cls, u8 subclass, u8 prog_if, PciDev* out);
 // Memory BAR `bar` (0..5; 64-bit BARs take two slots): its physical address, assigning one

@@ -129,6 +129,15 @@ case "$case_name" in
     qemu_disk_args ahci "blkdebug:$work/eio.cfg:$img"
     qemu_tcg -kernel "$kernel" "${qemu_disk[@]}"
     expect_rc 126; expect_line "bfk: ahci: command 0x25 (1 sectors at 0) failed" "$out"; expect_line "boot failed: the disk has no usable FAT16" "$out" ;;
+  disks-q35)
+    # A PCIe machine (q35, SeaBIOS numbers the buses): an NVMe disk behind a root port is
+    # found through the bridge, and the chipset's own AHCI controller (00:1f.2) works.
+    mk --file "$systest=/systest" --mkdir /state --cmdline "/systest /state"
+    qemu_tcg -M q35 -kernel "$kernel" -device pcie-root-port,id=rp1,chassis=1,slot=1 \
+      -drive "file=$img,format=raw,if=none,id=d0" -device nvme,serial=bf0,drive=d0,bus=rp1
+    expect_rc 0; expect_line "systest: [0-9]* passed, 0 failed" "$out"; expect_line "bfk: disk: nvme 0000:01:00.0" "$out"
+    qemu_tcg -M q35 -kernel "$kernel" -drive "file=$img,format=raw,if=none,id=d0" -device ide-hd,drive=d0,bus=ide.2
+    expect_rc 0; expect_line "systest: [0-9]* passed, 0 failed" "$out"; expect_line "bfk: disk: ahci 0000:00:1f.2" "$out" ;;
   disks-timeout)
     # The disk never answers within the drivers' 10 s (QEMU's null-co driver with 15 s of
     # latency): each driver gives up, logs it and returns -EIO; the boot fails, no hang.
