@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034,SC2054  # sets variables for the sourcing script; QEMU options use commas
 # qemu_disk.sh: sourced by scripts/boot.sh and the kernel's tests; the one list of the disk
 # controllers the BareFlow kernel probes for.
 #
