@@ -30,9 +30,7 @@ void select_lba48(u64 lba, u32 count) {
   outb(IO + LBA1, static_cast<u8>(lba >> 8));
   outb(IO + LBA2, static_cast<u8>(lba >> 16));
 }
-}  // namespace
-
-bool ata_init() {
+bool ata_init(char* where, usize cap) {
   outb(CTRL, 0x02);                                    // nIEN: no interrupts
   outb(IO + DRIVE, 0xa0);
   if (inb(IO + STATUS) == 0xff) return false;          // floating bus: no controller
@@ -47,6 +45,7 @@ bool ata_init() {
   bool lba48 = id[83] & (1u << 10);
   sectors = lba48 ? (u64(id[100]) | u64(id[101]) << 16 | u64(id[102]) << 32 | u64(id[103]) << 48)
                   : (u64(id[60]) | u64(id[61]) << 16);
+  ksnprintf(where, cap, "primary IDE channel (PIO)");
   return sectors != 0;
 }
 
@@ -93,3 +92,6 @@ int ata_flush() {
   outb(IO + CMD, 0xea);                                // FLUSH CACHE EXT
   return wait_ready(false) ? 0 : -5;
 }
+}  // namespace
+
+const DiskDriver ata_driver{"ata", ata_init, ata_sectors, ata_read, ata_write, ata_flush};

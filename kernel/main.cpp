@@ -9,6 +9,8 @@
 #include "smp.h"
 #include "virtio.h"
 #include "ata.h"
+#include "nvme.h"
+#include "ahci.h"
 #include "acpi.h"
 
 extern "C" void (*__init_array_start[])(), (*__init_array_end[])();
@@ -55,18 +57,32 @@ void pic_disable() {
   for (auto& p : seq) outb(p[0], p[1]);
 }
 
-int blk_read(void*, uint64_t lba, uint32_t n, void* buf) { return virtio_blk_read(lba, n, buf); }
-int blk_write(void*, uint64_t lba, uint32_t n, const void* buf) { return virtio_blk_write(lba, n, buf); }
-int blk_flush(void*) { return virtio_blk_flush(); }
-int ata_rd(void*, uint64_t lba, uint32_t n, void* buf) { return ata_read(lba, n, buf); }
-int ata_wr(void*, uint64_t lba, uint32_t n, const void* buf) { return ata_write(lba, n, buf); }
-int ata_fl(void*) { return ata_flush(); }
+// The disk drivers in probing order: the paravirtual disk first, then real controllers.
+const DiskDriver* const disk_drivers[] = {&virtio_blk_driver, &nvme_driver, &ahci_driver, &ata_driver};
+
+const DiskDriver& driver_of(void* ctx) { return *static_cast<const DiskDriver*>(ctx); }
+int blk_read(void* ctx, uint64_t lba, uint32_t n, void* buf) { return driver_of(ctx).read(lba, n, buf); }
+int blk_write(void* ctx, uint64_t lba, uint32_t n, const void* buf) { return driver_of(ctx).write(lba, n, buf); }
+int blk_flush(void* ctx) { return driver_of(ctx).flush(); }
 int64_t blk_now(void*) { return static_cast<int64_t>(time_real_ns() / 1000000000); }
 Fat16BlockDevice disk{nullptr, blk_read, blk_write, blk_flush, 0, blk_now};
 
 [[noreturn]] void boot_fail(const char* msg) {
   kprintf("bfk: boot failed: %s\n", msg);
   machine_exit(EXIT_BOOT_FAILED);
+}
+
+// The first driver that finds a usable disk becomes the file system's device.
+void probe_disks() {
+  for (const DiskDriver* d : disk_drivers) {
+    char where[64] = "";
+    if (!d->init(where, sizeof where)) continue;
+    disk.ctx = const_cast<DiskDriver*>(d);
+    disk.sector_count = d->sectors();
+    kprintf("bfk: disk: %s %s, %lu sectors\n", d->name, where, disk.sector_count);
+    return;
+  }
+  boot_fail("no disk (probed virtio-blk, NVMe, AHCI and ATA)");
 }
 
 // boot.cfg (see docs/KERNEL.md): '#' comments, "env NAME=VALUE", "cwd /dir", and one
@@ -161,14 +177,7 @@ extern "C" void kmain(u32 magic, u32 info) {
   time_init();
   smp_init();
   vfs_init_console();
-  if (virtio_blk_init()) {
-    disk.sector_count = virtio_blk_sectors();
-  } else if (ata_init()) {   // PCs / if=ide: ATA PIO on the primary channel
-    kprintf("bfk: using the ATA disk on the primary IDE channel (PIO)\n");
-    disk = Fat16BlockDevice{nullptr, ata_rd, ata_wr, ata_fl, ata_sectors(), blk_now};
-  } else {
-    boot_fail("no disk (neither virtio-blk nor ATA)");
-  }
+  probe_disks();
   if (vfs_mount(&disk) < 0) boot_fail("the disk has no usable FAT16 file system");
   static BootCfg cfg;
   i64 n = vfs_read_file("/boot.cfg", cfg.text, sizeof cfg.text - 1);

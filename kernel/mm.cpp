@@ -4,7 +4,7 @@
 #include "smp.h"
 
 namespace {
-constexpr u64 PTE_P = 1, PTE_W = 2, PTE_U = 4, PTE_PS = 0x80, PTE_G = 0x100, PTE_NX = 1ul << 63;
+constexpr u64 PTE_P = 1, PTE_W = 2, PTE_U = 4, PTE_PWT = 8, PTE_PCD = 0x10, PTE_PS = 0x80, PTE_G = 0x100, PTE_NX = 1ul << 63;
 constexpr u64 PTE_ADDR = 0x000ffffffffff000;
 constexpr u64 PTE_HIDDEN = 0x200;   // software bit: frame kept, page not present (PROT_NONE)
 
@@ -233,6 +233,15 @@ void mm_init(const MemRange* in, int n) {
 }
 
 u64 mm_pml4_phys() { return v2p(pml4); }
+
+volatile void* mmio_map(u64 pa, u64 len) {
+  static u64 next = MMIO_WINDOW;   // bump: devices are mapped once, at boot
+  LockGuard g(mm_lock);
+  u64 first = align_down(pa, PAGE), va = next;
+  for (u64 p = first; p < pa + len; p += PAGE, next += PAGE)
+    *pte_walk(next, true) = p | PTE_P | PTE_W | PTE_PCD | PTE_PWT | PTE_NX;
+  return reinterpret_cast<volatile void*>(va + (pa - first));
+}
 
 // ---- user address space ------------------------------------------------------
 

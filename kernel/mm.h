@@ -13,8 +13,20 @@ constexpr u64 USER_MAX = DIRECT_MAP - 0x200000;     // user space ends 2 MiB bel
 constexpr u64 USER_STACK_TOP = USER_MAX - 0x22000;
 constexpr u64 USER_STACK_SIZE = 8ul << 20;
 
+// Device registers (mmio_map), above the direct map's reach (64 TiB of RAM).
+constexpr u64 MMIO_WINDOW = 0x7f0000000000;
+
 inline void* p2v(u64 pa) { return reinterpret_cast<void*>(pa + DIRECT_MAP); }
 inline u64 v2p(const void* va) { return reinterpret_cast<u64>(va) - DIRECT_MAP; }
+// Physical address of a kernel buffer a device may DMA to or from, or 0. Direct-map and
+// identity-mapped (< 2 MiB) addresses are physically contiguous over their whole length;
+// user addresses are not, so drivers bounce them.
+inline u64 dma_address(const void* p) {
+  u64 v = reinterpret_cast<u64>(p);
+  if (v >= DIRECT_MAP && v < DIRECT_MAP + (1ul << 46)) return v - DIRECT_MAP;
+  if (v < 0x200000) return v;
+  return 0;
+}
 
 enum Prot : u32 { PROT_NONE = 0, PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4 };
 
@@ -25,6 +37,9 @@ u64 frame_alloc();                  // one zeroed 4 KiB frame; panics when out o
 u64 frame_alloc_contig(int pages);  // physically contiguous, zeroed
 void frame_free(u64 pa);
 u64 mm_free_bytes();
+// Maps device registers [pa, pa + len) uncached (PCD|PWT: the direct map is write-back,
+// and BARs above 4 GiB may lie beyond it) in the MMIO window; returns their address.
+volatile void* mmio_map(u64 pa, u64 len);
 u64 mm_total_bytes();
 
 // User address space. All functions take the mm lock. Return values < 0 are -errno.

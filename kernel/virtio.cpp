@@ -1,8 +1,9 @@
-// virtio.cpp: one virtqueue, one request in flight, data through a DMA bounce buffer
-// (so callers may pass any kernel or user address).
+// virtio.cpp: one virtqueue, one request in flight; data DMAed straight into kernel
+// buffers in runs of up to 1 MiB, user addresses through a bounce buffer (disk.h).
 #include "virtio.h"
 #include "mm.h"
 #include "pci.h"
+#include "time.h"
 
 namespace {
 enum : u16 { DEV_FEATURES = 0x00, DRV_FEATURES = 0x04, Q_ADDR = 0x08, Q_SIZE = 0x0c, Q_SEL = 0x0e,
@@ -11,7 +12,8 @@ enum : u8 { S_ACK = 1, S_DRIVER = 2, S_DRIVER_OK = 4, S_FAILED = 128 };
 constexpr u32 F_FLUSH = 1u << 9;
 constexpr u16 D_NEXT = 1, D_WRITE = 2;
 constexpr u32 T_IN = 0, T_OUT = 1, T_FLUSH = 4;
-constexpr u32 BOUNCE_SECTORS = 128;   // 64 KiB per request
+constexpr u32 BOUNCE_BYTES = 64 * 1024;
+constexpr u32 MAX_SECTORS = 2048;      // 1 MiB per request
 
 struct Desc { u64 addr; u32 len; u16 flags, next; };
 struct Avail { u16 flags, idx, ring[]; };
@@ -22,33 +24,23 @@ struct ReqHeader { u32 type, reserved; u64 sector; };
 u16 io;
 u16 qsize, last_used;
 bool has_flush;
-u64 capacity;
 Desc* desc;
 Avail* avail;
 volatile Used* used;
 ReqHeader* hdr;          // hdr and status share one DMA page
 volatile u8* status;
-u8* dma;                 // BOUNCE_SECTORS * 512 bytes, physically contiguous
+DmaDisk disk;
+bool offline;            // a request timed out: the queue can no longer be trusted
 Spinlock lock;
 
-// Physical address of a kernel buffer the device can use directly, or 0. Direct-map and
-// identity-mapped (< 2 MiB) kernel addresses are physically contiguous; user addresses
-// are not, so they go through the bounce buffer.
-u64 dma_address(const void* p) {
-  u64 v = reinterpret_cast<u64>(p);
-  if (v >= DIRECT_MAP && v < DIRECT_MAP + (1ul << 46)) return v - DIRECT_MAP;
-  if (v < 0x200000) return v;
-  return 0;
-}
-
-// Submits the chain hdr -> [data] -> status and polls for completion.
-// data_pa = 0 means the bounce buffer.
-int submit(u32 type, u64 lba, u32 bytes, u64 data_pa = 0) {
+// Submits the chain hdr -> [data] -> status and polls for completion (10 s at most).
+int submit(u32 type, u64 lba, u32 bytes, u64 data_pa) {
+  if (offline) return -5;
   hdr->type = type, hdr->reserved = 0, hdr->sector = lba;
   *status = 0xff;
   desc[0] = Desc{v2p(hdr), sizeof(ReqHeader), D_NEXT, 1};
   if (bytes) {
-    desc[1] = Desc{data_pa ? data_pa : v2p(dma), bytes, static_cast<u16>(D_NEXT | (type == T_IN ? D_WRITE : 0)), 2};
+    desc[1] = Desc{data_pa, bytes, static_cast<u16>(D_NEXT | (type == T_IN ? D_WRITE : 0)), 2};
     desc[2] = Desc{v2p(const_cast<u8*>(status)), 1, D_WRITE, 0};
   } else {
     desc[0].next = 2;
@@ -59,18 +51,27 @@ int submit(u32 type, u64 lba, u32 bytes, u64 data_pa = 0) {
   avail->idx = static_cast<u16>(avail->idx + 1);
   __atomic_thread_fence(__ATOMIC_SEQ_CST);
   outw(io + Q_NOTIFY, 0);
-  while (used->idx == last_used) cpu_relax();
+  for (Deadline d(10'000'000'000); used->idx == last_used;) {
+    if (d.passed()) {
+      kprintf("bfk: virtio-blk: request type %u at sector %lu got no answer; the disk is offline\n", type, lba);
+      offline = true;
+      return -5;
+    }
+    cpu_relax();
+  }
   last_used++;
   __atomic_thread_fence(__ATOMIC_SEQ_CST);
   return *status == 0 ? 0 : -5;
 }
-}  // namespace
 
-bool virtio_blk_init() {
+int dma(bool write, u64 lba, u32 count, u64 pa) { return submit(write ? T_OUT : T_IN, lba, count * 512, pa); }
+
+bool virtio_blk_init(char* where, usize cap) {
   PciDev d;
   if (!pci_find(0x1af4, 0x1001, &d)) {
-    return false;   // the caller tries ATA next
+    return false;   // the caller tries the next driver
   }
+  pci_name(d, where, cap);
   u32 bar0 = pci_read32(d, 0x10);
   if ((bar0 & 1) && !(bar0 & ~3u)) {   // minimal firmware (qboot) leaves I/O BARs unassigned
     pci_write32(d, 0x10, 0xc000);
@@ -103,49 +104,30 @@ bool virtio_blk_init() {
   u64 page = frame_alloc();
   hdr = static_cast<ReqHeader*>(p2v(page));
   status = static_cast<u8*>(p2v(page)) + 64;
-  dma = static_cast<u8*>(p2v(frame_alloc_contig(BOUNCE_SECTORS * 512 / PAGE)));
-  capacity = inl(io + CONFIG) | (u64(inl(io + CONFIG + 4)) << 32);
+  auto bounce = static_cast<u8*>(p2v(frame_alloc_contig(BOUNCE_BYTES / PAGE)));
+  disk = DmaDisk{dma, 9, MAX_SECTORS, 1, ~0ul, bounce, BOUNCE_BYTES, inl(io + CONFIG) | (u64(inl(io + CONFIG + 4)) << 32)};
   outb(io + STATUS, S_ACK | S_DRIVER | S_DRIVER_OK);
   return true;
 }
 
-u64 virtio_blk_sectors() { return capacity; }
+u64 virtio_blk_sectors() { return disk.sectors; }
 
 int virtio_blk_read(u64 lba, u32 count, void* buf) {
   LockGuard g(lock);
-  if (u64 pa = dma_address(buf); pa && count <= (1u << 20)) {   // straight into the caller's memory
-    if (lba + count > capacity) return -5;
-    return submit(T_IN, lba, count * 512, pa);
-  }
-  auto out = static_cast<u8*>(buf);
-  while (count) {
-    u32 n = min(count, BOUNCE_SECTORS);
-    if (lba + n > capacity || submit(T_IN, lba, n * 512) < 0) return -5;
-    memcpy(out, dma, n * 512);
-    lba += n, count -= n, out += n * 512;
-  }
-  return 0;
+  return dma_disk_read(disk, lba, count, buf);
 }
 
 int virtio_blk_write(u64 lba, u32 count, const void* buf) {
   LockGuard g(lock);
-  if (u64 pa = dma_address(buf); pa && count <= (1u << 20)) {
-    if (lba + count > capacity) return -5;
-    return submit(T_OUT, lba, count * 512, pa);
-  }
-  auto in = static_cast<const u8*>(buf);
-  while (count) {
-    u32 n = min(count, BOUNCE_SECTORS);
-    if (lba + n > capacity) return -5;
-    memcpy(dma, in, n * 512);
-    if (submit(T_OUT, lba, n * 512) < 0) return -5;
-    lba += n, count -= n, in += n * 512;
-  }
-  return 0;
+  return dma_disk_write(disk, lba, count, buf);
 }
 
 int virtio_blk_flush() {
   if (!has_flush) return 0;
   LockGuard g(lock);
-  return submit(T_FLUSH, 0, 0);
+  return submit(T_FLUSH, 0, 0, 0);
 }
+}  // namespace
+
+const DiskDriver virtio_blk_driver{"virtio-blk", virtio_blk_init, virtio_blk_sectors, virtio_blk_read,
+                                   virtio_blk_write, virtio_blk_flush};

@@ -3,8 +3,10 @@
 # program's exit status.
 #
 # usage: scripts/boot.sh IMAGE [--smp N] [--timeout S] [--mem MiB] [--kernel FILE] [--accel kvm|tcg]
-#                         [--cmdline "/prog args"]
+#                         [--cmdline "/prog args"] [--disk virtio|nvme|nvme4k|ahci|ide]
 #
+#   --disk chooses the controller QEMU attaches the image to (default virtio; nvme4k is NVMe
+#   with 4 KiB logical blocks); the kernel finds it by probing.
 #   --cmdline replaces boot.cfg's command line for this boot (passed with -append).
 #   The program's stdout (COM1) goes to stdout; its stderr and the kernel's messages
 #   (COM2) go to stderr. KVM is used when /dev/kvm actually works (probed by booting the
@@ -16,9 +18,9 @@
 set -uo pipefail
 
 die() { echo "boot.sh: $*" >&2; exit 2; }
-[ $# -ge 1 ] || die "usage: boot.sh IMAGE [--smp N] [--timeout S] [--mem MiB] [--kernel FILE] [--accel kvm|tcg]"
+[ $# -ge 1 ] || die "usage: boot.sh IMAGE [--smp N] [--timeout S] [--mem MiB] [--kernel FILE] [--accel kvm|tcg] [--cmdline \"/prog args\"] [--disk virtio|nvme|nvme4k|ahci|ide]"
 image=$1; shift
-smp=1 timeout_s=600 mem=1024 kernel=${BAREFLOW_KERNEL_ELF:-} accel=${BAREFLOW_ACCEL:-} cmdline=
+smp=1 timeout_s=600 mem=1024 kernel=${BAREFLOW_KERNEL_ELF:-} accel=${BAREFLOW_ACCEL:-} cmdline= disk=virtio
 while [ $# -gt 0 ]; do
   case "$1" in
     --smp) smp=$2; shift 2 ;;
@@ -27,11 +29,14 @@ while [ $# -gt 0 ]; do
     --kernel) kernel=$2; shift 2 ;;
     --accel) accel=$2; shift 2 ;;
     --cmdline) cmdline=$2; shift 2 ;;
+    --disk) disk=$2; shift 2 ;;
     *) die "unknown argument '$1'" ;;
   esac
 done
 [ -f "$image" ] || die "no such image: $image"
 here=$(cd "$(dirname "$0")/.." && pwd)
+source "$here/scripts/qemu_disk.sh"
+qemu_disk_args "$disk" "$image" || die "--disk must be one of: $qemu_disk_kinds"
 if [ -z "$kernel" ]; then
   for k in "$here/build-kernel/bareflow-kernel" "$here/build/kernel/bareflow-kernel"; do
     [ -f "$k" ] && { kernel=$k; break; }
@@ -63,13 +68,13 @@ case "$accel" in
   *) die "--accel must be kvm or tcg" ;;
 esac
 name=tcg; [ "${accel_args[0]}" = -enable-kvm ] && name=kvm
-echo "boot.sh: accel=$name smp=$smp mem=${mem}M image=$image" >&2
+echo "boot.sh: accel=$name smp=$smp mem=${mem}M disk=$disk image=$image" >&2
 
 # The program's stdin is boot.sh's stdin when that is a terminal (interactive use), else empty.
 stdin_src=/dev/null
 [ -t 0 ] && stdin_src=/dev/stdin
 timeout --foreground -k 5 "$timeout_s" qemu-system-x86_64 "${common[@]}" "${accel_args[@]}" \
-  -drive "file=$image,format=raw,if=virtio" ${cmdline:+-append "$cmdline"} \
+  "${qemu_disk[@]}" ${cmdline:+-append "$cmdline"} \
   -serial stdio -chardev file,id=com2,path=/dev/stderr,append=on -serial chardev:com2 <"$stdin_src"
 rc=$?
 if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then

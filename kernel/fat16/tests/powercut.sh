@@ -21,6 +21,8 @@
 #     CORRUPT, which fails the test).
 #
 # usage: powercut.sh KERNEL STATEWRITER [SECONDS]   (default 150 s of kills)
+# POWERCUT_DISK=nvme|ahci|... puts the disk on that controller (scripts/qemu_disk.sh;
+# default virtio).
 set -euo pipefail
 
 [ $# -ge 2 ] || { echo "usage: powercut.sh KERNEL STATEWRITER [SECONDS]" >&2; exit 2; }
@@ -42,6 +44,8 @@ cleanup() {
 trap cleanup EXIT
 
 disk=$tmp/disk.img
+source "$root/scripts/qemu_disk.sh"
+qemu_disk_args "${POWERCUT_DISK:-virtio}" "$disk" || { echo "powercut.sh: unknown POWERCUT_DISK" >&2; exit 2; }
 "$root/scripts/mkimage.sh" "$disk" --file "$writer=/statewriter" --mkdir /state --cmdline /statewriter >/dev/null
 export MTOOLS_SKIP_CHECK=1
 part=$tmp/part.img
@@ -59,7 +63,7 @@ fail() {
 boot_qemu() {   # [KERNEL COMMAND LINE]: replaces boot.cfg's (multiboot cmdline)
   : >"$tmp/serial.log"
   qemu-system-x86_64 -kernel "$kernel" ${1:+-append "$1"} -m 256 -cpu max -display none -no-reboot \
-    -serial "file:$tmp/serial.log" -drive "file=$disk,format=raw,if=virtio" \
+    -serial "file:$tmp/serial.log" "${qemu_disk[@]}" \
     -device isa-debug-exit,iobase=0xf4,iosize=4 &
   qpid=$!
 }
