@@ -40,7 +40,7 @@ qemu_tcg() {
 # The stories260K run with T threads: Linux's stdout in $work/linux.out, the guest's image.
 stories_image() {
   local t=$1 model="$shared/models/stories260K/stories260K.bin" tok="$shared/models/stories260K/tok512.bin"
-  "$bareflow" run -m "$model" -z "$tok" -p "Once upon a time" -n 40 --temp 0 -t "$t" >"$work/linux.out" 2>/dev/null ||
+  "$bareflow" run -m "$model" -z "$tok" -p "Once upon a time" -n 40 --temp 0 -t "$t" --no-state >"$work/linux.out" 2>/dev/null ||
     fail "bareflow failed on Linux"
   mk --file "$bareflow=/bareflow" --file "$model=/models/stories260K.bin" --file "$tok=/models/tok512.bin" \
      --mkdir /state --cmdline "/bareflow run -m /models/stories260K.bin -z /models/tok512.bin -p \"Once upon a time\" -n 40 --temp 0 -t $t"
@@ -184,6 +184,23 @@ case "$case_name" in
   bareflow-missing-model)
     mk --file "$bareflow=/bareflow" --cmdline "/bareflow run -m /models/missing.bin -p hi -n 4"
     run; [ "$rc" -ne 0 ] && [ "$rc" -lt 124 ] || fail "exit status $rc, expected the program's own error status" ;;
+  bareflow-tuned-snapshot)
+    # Boot 1 tunes (small tiers) and saves its snapshot in /state; boot 2 starts from it:
+    # every shape class installed before the first token, no tuning, and both boots print
+    # what Linux prints.
+    model="$shared/models/stories260K/stories260K.bin" tok="$shared/models/stories260K/tok512.bin"
+    "$bareflow" run -m "$model" -z "$tok" -p "Once upon a time" -n 40 --temp 0 -t 1 --no-state >"$work/linux.out" 2>/dev/null ||
+      fail "bareflow failed on Linux"
+    mk --file "$bareflow=/bareflow" --file "$model=/models/stories260K.bin" --file "$tok=/models/tok512.bin" --mkdir /state \
+       --cmdline "/bareflow run -m /models/stories260K.bin -z /models/tok512.bin -p \"Once upon a time\" -n 40 --temp 0 -t 1 --tiers 1,2,30 -v --state /state"
+    run; expect_rc 0
+    cmp -s "$work/linux.out" "$out" || { diff "$work/linux.out" "$out" | head -20; fail "boot 1 stdout differs from Linux"; }
+    expect_line "tier 3 settled on" "$err"; expect_line "tuning: *converged after" "$err"
+    mdir -b -i "$img@@$part_off" ::/state | grep -q '\.bfsnap$' || fail "boot 1 left no snapshot in /state"
+    run; expect_rc 0
+    cmp -s "$work/linux.out" "$out" || { diff "$work/linux.out" "$out" | head -20; fail "boot 2 stdout differs from Linux"; }
+    expect_line "from the snapshot: " "$err"; expect_line "every shape class from the snapshot (no tuning)" "$err"
+    grep -q "tier 1 generated\|tier 2 tuning" "$err" && fail "boot 2 tuned again" ;;
   bareflow-stories260k|bareflow-stories260k-t2)
     t=1 smp=1; [ "$case_name" = bareflow-stories260k-t2 ] && t=2 smp=2
     stories_image $t
