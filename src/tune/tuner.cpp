@@ -107,8 +107,12 @@ Tier Tuner::tier_of(const OpInstance& op) const {
 
 bool Tuner::converged() const { return converged_; }
 
+bool Tuner::all_settled() const {
+  return std::all_of(classes_.begin(), classes_.end(), [](const auto& c) { return c->tier == Tier::Settled; });
+}
+
 void Tuner::update_converged() {
-  converged_ = std::all_of(classes_.begin(), classes_.end(), [](const auto& c) { return c->tier == Tier::Settled; });
+  converged_ = confirmed_ && all_settled();
   if (converged_ && converged_at_step_ < 0) {
     converged_at_step_ = steps_;
     converged_seconds_ = first_step_tsc_ ? static_cast<double>(read_tsc() - first_step_tsc_) / tsc_hz() : 0.0;
@@ -149,21 +153,38 @@ int Tuner::next_trial(const ShapeClass& c) const {
   return best;
 }
 
-// Makes a generated challenger's code on its first race (at most one per token).
-bool Tuner::ready(ShapeClass& c, Candidate& k, bool& may_generate) {
+void Tuner::submit(const ShapeClass& c, Candidate& k) {
+  const OpInstance& op = *c.members.front();
+  k.job = std::make_shared<GenerationJob>();
+  k.job->type = op.weight->type;
+  k.job->isa = forward_.cpu().level;
+  k.job->cpu = forward_.cpu();
+  k.job->rows = op.rows;
+  k.job->cols = op.cols;
+  k.job->conf = *k.conf;
+  generator_.submit(k.job);
+}
+
+// True once a challenger can race: fixed, or its generated code has arrived.
+bool Tuner::ready(ShapeClass& c, Candidate& k) {
   if (k.variant) return true;
-  if (!may_generate) return false;
-  may_generate = false;
-  const uint64_t t0 = read_tsc();
-  k.gen = generate(c, *k.conf);
-  generation_cycles_ += read_tsc() - t0;
-  if (!k.gen) {
+  if (!k.job) submit(c, k);
+  if (!k.job->done.load(std::memory_order_acquire)) return false;
+  const std::shared_ptr<GenerationJob> job = std::move(k.job);
+  generation_cycles_ += job->cycles;
+  if (!fits(c, job->result.get())) {
     k.dropped = true;
-    log(c, "conf " + k.conf->str() + " generates nothing for this shape: dropped");
+    log(c, "conf " + k.conf->str() + " generates nothing for this shape and layout: dropped");
     return false;
   }
+  k.gen = std::move(job->result);
   k.variant = &k.gen->variant;
   k.split = k.variant->split;
+  if (options_.log) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, " in %.3f ms (%zu bytes)", job->cycles / tsc_hz() * 1e3, k.gen->code().size());
+    log(c, "generated " + k.variant->name + buf);
+  }
   return true;
 }
 
@@ -181,7 +202,6 @@ void Tuner::before_chunk(int n_tokens) {
   if (!first_step_tsc_) first_step_tsc_ = t0;
   const double budget = options_.max_token_delay * token_cycles_;
   double spent = 0;
-  bool may_generate = true;
   const size_t n = classes_.size();
   for (size_t i = 0; i < n; ++i) {
     ShapeClass& c = *classes_[(static_cast<size_t>(steps_) + i) % n];
@@ -199,7 +219,7 @@ void Tuner::before_chunk(int n_tokens) {
           cand.ratios.empty() ? kUntriedRatio : *std::max_element(cand.ratios.begin(), cand.ratios.end());
       const double extra = c.incumbent_cycles * std::max(0.0, worst - 1.0);
       if (options_.max_token_delay > 0 && spent + extra > budget) break;
-      if (!ready(c, cand, may_generate)) break;
+      if (!ready(c, cand)) break;
       spent += extra;
       OpInstance& m = *c.members[c.next_member++ % members];
       m.step.variant = cand.variant;
@@ -286,6 +306,7 @@ void Tuner::after_chunk(int n_tokens) {
     record_sample(c);
     advance(c);
   }
+  if (!confirmed_ && all_settled()) confirm(token);
   overhead_cycles_ += read_tsc() - t0;
   update_converged();
 }
@@ -316,6 +337,62 @@ void Tuner::record_sample(ShapeClass& c) {
   c.trials.clear();
 }
 
+// ---- the whole plan ----
+
+bool Tuner::plan_differs() const {
+  return std::any_of(classes_.begin(), classes_.end(), [](const auto& c) {
+    return c->incumbent.variant != c->fixed || c->incumbent.split.threads != c->fixed->split.threads ||
+           c->incumbent.split.grain != c->fixed->split.grain;
+  });
+}
+
+// Called after each token step once every class settled. Token steps go in blocks of
+// kConfirmBlock, alternating fixed plan, tuned plan, ..., kConfirmRounds blocks each.
+void Tuner::confirm(double token_cycles) {
+  constexpr int kConfirmBlock = 8, kConfirmRounds = 5;
+  if (!confirming_) {
+    confirming_ = true;
+    if (!plan_differs()) {
+      confirmed_ = true;
+      if (options_.log) std::fprintf(options_.log, "tune: plan: every class kept its fixed variant\n");
+      return;
+    }
+    use_fixed_plan(true);  // the first block, from the next token
+    return;
+  }
+  block_cycles_ += token_cycles;
+  if (++confirm_steps_ % kConfirmBlock) return;
+  const int plan = (confirm_steps_ / kConfirmBlock - 1) % 2;  // 0: fixed, 1: tuned
+  plan_cycles_[plan].push_back(block_cycles_);
+  block_cycles_ = 0;
+  if (static_cast<int>(plan_cycles_[1].size()) < kConfirmRounds) {
+    use_fixed_plan(plan == 1);
+    return;
+  }
+  confirmed_ = true;
+  const double ratio = median(plan_cycles_[1]) / median(plan_cycles_[0]);
+  char buf[160];
+  if (ratio <= 1.0) {
+    use_fixed_plan(false);
+    std::snprintf(buf, sizeof buf, "tune: plan: the tuned plan takes %.3fx the fixed plan's token time (median of %d blocks of %d tokens): kept",
+                  ratio, kConfirmRounds, kConfirmBlock);
+  } else {
+    for (auto& c : classes_) {
+      Candidate fixed;
+      fixed.variant = c->fixed;
+      fixed.split = c->fixed->split;
+      fixed.verified = true;
+      fixed.ratios.clear();
+      const double cycles = c->incumbent_cycles;
+      install(*c, std::move(fixed));
+      c->incumbent_cycles = cycles;
+    }
+    std::snprintf(buf, sizeof buf, "tune: plan: the tuned plan takes %.3fx the fixed plan's token time (median of %d blocks of %d tokens): fixed variants kept",
+                  ratio, kConfirmRounds, kConfirmBlock);
+  }
+  if (options_.log) std::fprintf(options_.log, "%s\n", buf);
+}
+
 // ---- tiers ----
 
 void Tuner::advance(ShapeClass& c) {
@@ -330,13 +407,16 @@ void Tuner::advance(ShapeClass& c) {
   }
 }
 
+// The generated code must read the weights as the members hold them.
+bool Tuner::fits(const ShapeClass& c, const jit::GeneratedKernel* g) const {
+  return g && g->variant.layout == c.fixed->layout && g->variant.input == c.fixed->input;
+}
+
 std::unique_ptr<jit::GeneratedKernel> Tuner::generate(const ShapeClass& c, const jit::MatvecConf& conf) const {
   const OpInstance& op = *c.members.front();
   std::unique_ptr<jit::GeneratedKernel> g =
       jit::generate_matvec(op.weight->type, forward_.cpu().level, forward_.cpu(), op.rows, op.cols, conf);
-  // The generated code must read the weights as the members hold them.
-  if (g && (g->variant.layout != c.fixed->layout || g->variant.input != c.fixed->input)) return nullptr;
-  return g;
+  return fits(c, g.get()) ? std::move(g) : nullptr;
 }
 
 void Tuner::enter_generated(ShapeClass& c) {
@@ -350,6 +430,7 @@ void Tuner::enter_generated(ShapeClass& c) {
   }
   Candidate k;
   k.conf = space.front();
+  submit(c, k);
   log(c, "tier 1 generated: racing " + k.describe());
   c.challengers.push_back(std::move(k));
 }
@@ -367,6 +448,7 @@ void Tuner::enter_tuning(ShapeClass& c) {
     if (c.incumbent.gen && c.incumbent.gen->conf == conf) continue;
     Candidate k;
     k.conf = conf;
+    submit(c, k);
     add(std::move(k));
   }
   for (const Variant* v : forward_.registry().candidates(OpKind::Matmul, forward_.cpu(), op.weight)) {
@@ -502,6 +584,7 @@ bool Tuner::apply(const std::vector<SnapshotEntry>& entries, std::string* why) {
     log(*c, "from the snapshot: " + c->incumbent.describe());
     if (check) c->members.front()->watched = true;  // its first call is checked against the reference
   }
+  confirmed_ = all_settled();  // a whole plan was confirmed before it was saved
   update_converged();
   return true;
 }

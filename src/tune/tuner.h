@@ -23,8 +23,14 @@
 // member each); a one-member class alternates trial and incumbent tokens. Trials are
 // budgeted so that they add at most `max_token_delay` of a token's time (a candidate is
 // assumed twice as slow until measured, and one measured more than 1.5x slower is
-// dropped at once), and at most one kernel is generated per token: code is generated
-// when its challenger first races, not when its tier starts.
+// dropped at once). Code is generated on a thread of its own (generator_thread.h) when
+// a tier starts; a challenger races once its code is there.
+//
+// Per-class races cannot see how choices interact (a one-thread split lets the other
+// thread idle for longer, for one), so once every class settled the whole plan is
+// confirmed: blocks of token steps alternate between the tuned plan and the fixed one,
+// and the tuned plan stays only if its median block is not slower. The tuner never
+// ends slower than tier 0 by more than that comparison's noise.
 //
 // Only token steps (chunks of one token) are tuned: generation is where the calls are.
 // Prompt chunks keep the best fixed variant.
@@ -41,6 +47,7 @@
 
 #include "graph/forward.h"
 #include "jit/jit.h"
+#include "tune/generator_thread.h"
 #include "snapshot/snapshot.h"
 
 namespace bf {
@@ -67,7 +74,8 @@ struct TunerOptions {
 struct Candidate {
   const Variant* variant = nullptr;               // a fixed variant, or gen->variant
   std::unique_ptr<jit::GeneratedKernel> gen;      // owns generated code
-  std::optional<jit::MatvecConf> conf;            // a generated candidate's knobs (code made on first race)
+  std::optional<jit::MatvecConf> conf;            // a generated candidate's knobs
+  std::shared_ptr<GenerationJob> job;             // its code, being generated
   Split split;
   std::vector<double> ratios;  // cycles per call relative to the incumbent, one per sample
   bool verified = false;       // output checked against the reference on real data
@@ -135,6 +143,9 @@ class Tuner : public ChunkObserver {
  private:
   void build_classes();
   void update_converged();
+  bool all_settled() const;
+  bool plan_differs() const;
+  void confirm(double token_cycles);
   void advance(ShapeClass& c);
   void enter_generated(ShapeClass& c);
   void enter_tuning(ShapeClass& c);
@@ -143,7 +154,9 @@ class Tuner : public ChunkObserver {
   void record_sample(ShapeClass& c);
   bool verify(ShapeClass& c, OpInstance& op, Candidate& cand);
   int next_trial(const ShapeClass& c) const;
-  bool ready(ShapeClass& c, Candidate& k, bool& may_generate);
+  bool ready(ShapeClass& c, Candidate& k);
+  void submit(const ShapeClass& c, Candidate& k);
+  bool fits(const ShapeClass& c, const jit::GeneratedKernel* g) const;
   Candidate* trial_of(ShapeClass& c, const OpInstance& op);
   void log(const ShapeClass& c, const std::string& what);
   std::unique_ptr<jit::GeneratedKernel> generate(const ShapeClass& c, const jit::MatvecConf& conf) const;
@@ -163,7 +176,14 @@ class Tuner : public ChunkObserver {
   uint64_t generation_cycles_ = 0;
   std::vector<float> scratch_;  // reference outputs for verification
   bool converged_ = false;
+  // The whole-plan check (confirm()): token cycles per block, [0] fixed plan, [1] tuned.
+  bool confirmed_ = false;
+  bool confirming_ = false;
+  int confirm_steps_ = 0;
+  double block_cycles_ = 0;
+  std::vector<double> plan_cycles_[2];
   std::function<void()> on_converged_;
+  GeneratorThread generator_;  // last: stopped before the candidates its jobs belong to go
 };
 
 }  // namespace bf
