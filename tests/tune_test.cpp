@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include "generate/generate.h"
 #include "graph/forward.h"
@@ -220,6 +222,8 @@ TEST_F(SnapshotStarts, SecondStartIsTunedFromItsFirstToken) {
     run_until_converged(f, *s.tuner(), 3000);
     ASSERT_TRUE(s.tuner()->converged());
     file = s.snapshot_file();
+    // Saved when the last class settled, by the session's writer thread: not at exit.
+    for (int i = 0; i < 500 && !std::filesystem::exists(file); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     EXPECT_TRUE(std::filesystem::exists(file)) << "saved when the last class settled";
     first_plan = installed(*s.tuner());
     first_logits = logits_of(f, 16);

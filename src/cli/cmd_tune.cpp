@@ -60,8 +60,9 @@ void print_classes(const Tuner& t) {
                 c->incumbent.describe().c_str());
 }
 
-// Tokens per second of the fixed and the tuned plans, interleaved rounds, best of each.
-void measure_plans(Forward& f, Tuner& t, std::mt19937& rng, int& pos) {
+// Tokens per second of the fixed and the tuned plans, interleaved rounds, best of each;
+// returns the tuned plan's.
+double measure_plans(Forward& f, Tuner& t, std::mt19937& rng, int& pos) {
   const int steps = std::max(8, std::min(64, f.context() / 2));
   double best_fixed = 1e30, best_tuned = 1e30;
   for (int round = 0; round < 5; ++round) {
@@ -73,6 +74,7 @@ void measure_plans(Forward& f, Tuner& t, std::mt19937& rng, int& pos) {
   std::printf("tuned plan:    %9.2f tok/s\nfixed plan:    %9.2f tok/s (best fixed variants, tier 0)\n"
               "tuned/fixed:   %9.3fx (best of 5 interleaved rounds of %d steps)\n",
               steps / best_tuned, steps / best_fixed, best_fixed / best_tuned, steps);
+  return steps / best_tuned;
 }
 
 void measure_reference(const Model& m, const TuneCommandOptions& o, double tuned_tok_s, std::mt19937& rng) {
@@ -130,9 +132,7 @@ void tune_command(const TuneCommandOptions& o) {
     std::printf("snapshot:      %s\n", session.snapshot_file().empty() ? "(none: --no-state)" : session.snapshot_file().c_str());
     print_classes(*t);
     if (!o.measure) return;
-    measure_plans(forward, *t, rng, pos);
-    const int steps = 16;
-    tuned_tok_s = steps / run_steps(forward, rng, steps, pos);
+    tuned_tok_s = measure_plans(forward, *t, rng, pos);
   }
   measure_reference(*l.model, o, tuned_tok_s, rng);
   if (so.state_dir) measure_second_start(*l.model, o, rng);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cinttypes>
 #include <cmath>
 #include <map>
@@ -72,6 +73,7 @@ constexpr double kVerifyBound = 1e-4;
 
 Tuner::Tuner(Forward& forward, const TunerOptions& options) : forward_(forward), options_(options) {
   build_classes();
+  if (options_.log) tsc_hz();  // calibrated here, not inside a token (its log lines give times)
   update_converged();
   forward_.set_observer(this);
 }
@@ -115,7 +117,8 @@ void Tuner::update_converged() {
   converged_ = confirmed_ && all_settled();
   if (converged_ && converged_at_step_ < 0) {
     converged_at_step_ = steps_;
-    converged_seconds_ = first_step_tsc_ ? static_cast<double>(read_tsc() - first_step_tsc_) / tsc_hz() : 0.0;
+    converged_seconds_ =
+        steps_ ? std::chrono::duration<double>(std::chrono::steady_clock::now() - first_step_time_).count() : 0.0;
     if (on_converged_) on_converged_();
   }
 }
@@ -199,7 +202,11 @@ void Tuner::before_chunk(int n_tokens) {
   if (!in_step_) return;
   const uint64_t t0 = read_tsc();
   chunk_start_tsc_ = t0;
-  if (!first_step_tsc_) first_step_tsc_ = t0;
+  if (!started_) {
+    started_ = true;
+    first_step_time_ = std::chrono::steady_clock::now();
+    first_step_tsc_ = t0;
+  }
   const double budget = options_.max_token_delay * token_cycles_;
   double spent = 0;
   const size_t n = classes_.size();
@@ -518,7 +525,11 @@ std::string Tuner::op_signature() const {
 
 std::vector<SnapshotEntry> Tuner::export_entries() const {
   std::vector<SnapshotEntry> out;
-  const double ns_per_cycle = 1e9 / tsc_hz();
+  // The TSC rate from the tuning itself when it ran long enough to say; calibrating
+  // tsc_hz() takes 20 ms, too long for the token that settles the last class.
+  const double seconds = started_ ? std::chrono::duration<double>(std::chrono::steady_clock::now() - first_step_time_).count() : 0.0;
+  const double hz = seconds > 0.05 ? static_cast<double>(read_tsc() - first_step_tsc_) / seconds : tsc_hz();
+  const double ns_per_cycle = 1e9 / hz;
   for (const auto& c : classes_) {
     if (c->tier != Tier::Settled) continue;  // an unsettled class tunes again next time
     SnapshotEntry e;

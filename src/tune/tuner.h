@@ -35,6 +35,7 @@
 // Only token steps (chunks of one token) are tuned: generation is where the calls are.
 // Prompt chunks keep the best fixed variant.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <functional>
@@ -171,7 +172,9 @@ class Tuner : public ChunkObserver {
   int64_t steps_ = 0;
   int64_t converged_at_step_ = -1;
   double converged_seconds_ = -1;
+  bool started_ = false;
   uint64_t first_step_tsc_ = 0;
+  std::chrono::steady_clock::time_point first_step_time_;
   uint64_t overhead_cycles_ = 0;
   uint64_t generation_cycles_ = 0;
   std::vector<float> scratch_;  // reference outputs for verification
