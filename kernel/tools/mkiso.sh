@@ -39,6 +39,10 @@ menuentry "BareFlow" {
     multiboot /boot/bareflow-kernel $cmdline
   fi
   boot
+  # Only reached when the kernel could not be loaded: say so and power off, do not hang.
+  echo "BareFlow: GRUB could not boot /boot/bareflow-kernel"
+  sleep 5
+  halt
 }
 CFG
 log=$(mktemp)
