@@ -5,6 +5,7 @@
 # usage: uefi_test.sh CASE WORKDIR KERNEL SYSTEST [BAREFLOW SHARED]
 #   systest                 the guest syscall checks; the command line comes from GRUB's
 #                           multiboot2 line and overrides boot.cfg's (which would crash)
+#   threads                 two threads on two CPUs (the APs started after UEFI firmware)
 #   bareflow-stories260k    bareflow's text equals the Linux run's, byte for byte
 # Exit status 77 (CTest: skipped) when OVMF or GRUB EFI is not installed.
 set -uo pipefail
@@ -33,6 +34,14 @@ case "$case_name" in
     iso_boot uefi "$iso" "$img" "$out" "$log"
     [ "$rc" -eq 0 ] || fail "exit status $rc, expected 0"
     grep -q "systest: [0-9]* passed, 0 failed" "$out" || fail "no 'systest: N passed, 0 failed' line"
+    expect_started /systest ;;
+  threads)
+    mk --file "$systest=/systest" --cmdline "/systest threads"
+    mkiso
+    iso_boot uefi "$iso" "$img" "$out" "$log" -smp 2
+    [ "$rc" -eq 0 ] || fail "exit status $rc, expected 0"
+    grep -q "threads: ok" "$out" || fail "no 'threads: ok' line"
+    grep -q "bfk: .* 2 CPU" "$log" || fail "the kernel did not start the second CPU"
     expect_started /systest ;;
   bareflow-stories260k)
     [ -x "$bareflow" ] || fail "no bareflow binary given"

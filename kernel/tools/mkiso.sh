@@ -34,6 +34,8 @@ serial --unit=0 --speed=115200
 terminal_output serial
 menuentry "BareFlow" {
   if [ "\$grub_platform" = efi ]; then
+    # The kernel's console is the serial port: no video mode to look for.
+    set gfxpayload=keep
     multiboot2 /boot/bareflow-kernel $cmdline
   else
     multiboot /boot/bareflow-kernel $cmdline
