@@ -1,14 +1,11 @@
 /* boot.S: multiboot / multiboot2 entry (32-bit protected mode, paging off) -> long mode.
  * We never enable 32-bit paging (kvm-pvm triple-faults on it): PAE 4-level tables
  * are built with paging off, then EFER.LME + CR0.PG switch straight to long mode.
- * Boot tables map phys [0, 1 GiB) twice: identity and at the direct map base; [0, 4 GiB)
- * under multiboot2, whose loader (GRUB, also on UEFI) may put its boot information
- * anywhere below 4 GiB. QEMU's -kernel loader (multiboot v1) keeps it low, and under
- * kvm-pvm each extra loop iteration here is interpreted, so v1 keeps the short loop. */
+ * Boot tables map phys [0, 4 GiB) twice: identity and at the direct map base, since a
+ * loader (GRUB, on BIOS or UEFI) may put its boot information anywhere below 4 GiB. */
 #define MB_MAGIC 0x1BADB002
 #define MB_FLAGS 0x00010003          /* page-align, memory info, a.out kludge */
 #define MB2_MAGIC 0xE85250D6
-#define MB2_BOOT_MAGIC 0x36D76289    /* in EAX when a multiboot2 loader jumps here */
 #define DIRECT_MAP_PML4 192          /* 0x600000000000, see mm.h */
 
 .section .multiboot, "a"
@@ -64,12 +61,18 @@ _start32:
   mov $boot_stack_top, %esp
   /* No bss clearing here: the multiboot loader zeroes [load_end_addr, bss_end_addr)
    * (spec, section 3.1.3), and under kvm-pvm a rep stosb over the bss costs ~0.5 s. */
-  /* PDs: 2 MiB pages covering [0, 1 GiB), or [0, 4 GiB) for multiboot2; present|rw|ps.
-   * The four PDs are contiguous, so entry i maps i * 2 MiB (the high dword stays 0). */
-  mov $512, %edx
-  cmp $MB2_BOOT_MAGIC, %edi
-  jne 1f
-  mov $2048, %edx
+  /* [0, 4 GiB): four 1 GiB pages when the CPU has them (CPUID 0x80000001 EDX bit 26),
+   * else 2,048 2 MiB pages in four contiguous PDs (a loop that kvm-pvm interprets).
+   * Entries are present|rw|ps; their high dwords stay 0 (the bss is zero). */
+  mov $0x80000001, %eax
+  cpuid
+  bt $26, %edx
+  jnc 1f
+  movl $0x00000083, boot_pdpt
+  movl $0x40000083, boot_pdpt + 8
+  movl $0x80000083, boot_pdpt + 16
+  movl $0xC0000083, boot_pdpt + 24
+  jmp 3f
 1: mov $boot_pd, %ebx
   xor %ecx, %ecx
 2: mov %ecx, %eax
@@ -77,12 +80,13 @@ _start32:
   or $0x83, %eax
   mov %eax, (%ebx,%ecx,8)
   inc %ecx
-  cmp %edx, %ecx
+  cmp $2048, %ecx
   jne 2b
   movl $boot_pd + 3, boot_pdpt
   movl $boot_pd + 4096 + 3, boot_pdpt + 8
   movl $boot_pd + 8192 + 3, boot_pdpt + 16
   movl $boot_pd + 12288 + 3, boot_pdpt + 24
+3:
   movl $boot_pdpt + 3, boot_pml4
   movl $boot_pdpt + 3, boot_pml4 + DIRECT_MAP_PML4 * 8
   mov $boot_pml4, %eax

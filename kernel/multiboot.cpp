@@ -1,6 +1,6 @@
 // multiboot.cpp: reads the multiboot v1 info block or the multiboot2 tag list into BootInfo.
-// Everything is read through the boot page tables' direct map (boot.S maps [0, 1 GiB) for
-// v1 and [0, 4 GiB) for v2), before mm_init hands any frame out.
+// Everything is read through the boot page tables' direct map (boot.S maps [0, 4 GiB): a
+// loader may put its information anywhere below 4 GiB), before mm_init hands any frame out.
 #include "multiboot.h"
 #include "acpi.h"
 
