@@ -92,6 +92,11 @@ case "$case_name" in
     mk --file "$systest=/systest" --mkdir /state --cmdline "/systest /state"
     qemu_tcg -kernel "$kernel" -drive "file=$img,format=raw,if=ide"
     expect_rc 0; expect_line "systest: [0-9]* passed, 0 failed" "$out"; expect_line "bfk: disk: ata " "$out" ;;
+  no-1g-pages)
+    # A CPU without 1 GiB pages: boot.S maps [0, 4 GiB) with 2 MiB pages instead.
+    mk --file "$systest=/systest" --mkdir /state --cmdline "/systest /state"
+    qemu_tcg -kernel "$kernel" -cpu max,pdpe1gb=off -drive "file=$img,format=raw,if=virtio"
+    expect_rc 0; expect_line "systest: [0-9]* passed, 0 failed" "$out" ;;
   no-disk)
     qemu_tcg -kernel "$kernel"
     expect_rc 126; expect_line "boot failed: no disk" "$out" ;;
