@@ -200,6 +200,13 @@ class SnapshotStarts : public ::testing::Test {
     write_gguf_model(path_, s, nullptr);
     model_ = load_model(path_);
   }
+  // One tuning run to convergence; the snapshot file it saved.
+  std::string tune_and_save() {
+    Forward f(*model_, ForwardOptions{.threads = 2});
+    TuningSession s(f, options());
+    run_until_converged(f, *s.tuner(), 3000);
+    return s.snapshot_file();
+  }
   SessionOptions options() {
     SessionOptions o;
     o.tuner = quick_tiers(nullptr);
@@ -239,13 +246,7 @@ TEST_F(SnapshotStarts, SecondStartIsTunedFromItsFirstToken) {
 }
 
 TEST_F(SnapshotStarts, AForeignCpuSnapshotIsRefusedInOneLineAndTuningStartsOver) {
-  std::string file;
-  {
-    Forward f(*model_, ForwardOptions{.threads = 2});
-    TuningSession s(f, options());
-    run_until_converged(f, *s.tuner(), 3000);
-    file = s.snapshot_file();
-  }
+  const std::string file = tune_and_save();
   Snapshot snap = read_snapshot(file);
   snap.key.cpu_signature += "-elsewhere";
   save_snapshot_atomic(file, snap);
@@ -261,13 +262,7 @@ TEST_F(SnapshotStarts, AForeignCpuSnapshotIsRefusedInOneLineAndTuningStartsOver)
 }
 
 TEST_F(SnapshotStarts, AnEntryNamingAnUnknownVariantIsRefused) {
-  std::string file;
-  {
-    Forward f(*model_, ForwardOptions{.threads = 2});
-    TuningSession s(f, options());
-    run_until_converged(f, *s.tuner(), 3000);
-    file = s.snapshot_file();
-  }
+  const std::string file = tune_and_save();
   Snapshot snap = read_snapshot(file);
   ASSERT_FALSE(snap.entries.empty());
   snap.entries.back().variant = "matmul.q4_0.nonexistent";
