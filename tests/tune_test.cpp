@@ -277,6 +277,74 @@ TEST_F(SnapshotStarts, AnEntryNamingAnUnknownVariantIsRefused) {
   for (const auto& c : s.tuner()->classes()) EXPECT_EQ(c->tier, Tier::Fixed) << "nothing of it was installed";
 }
 
+TEST_F(SnapshotStarts, GeneratedCodeFromTheSnapshotIsCheckedOnItsFirstCallAndRuns) {
+  Snapshot snap = read_snapshot(tune_and_save());
+  // Whatever won, make the first class's choice a generated kernel, its code saved.
+  Forward probe(*model_, ForwardOptions{.threads = 2});
+  Tuner probe_tuner(probe, quick_tiers(nullptr));
+  const ShapeClass& c = *probe_tuner.classes().front();
+  const OpInstance& op = *c.members.front();
+  const std::vector<jit::MatvecConf> space = jit::knob_space(op.weight->type, probe.cpu().level);
+  if (space.empty()) GTEST_SKIP() << "skipped: no generator at " << isa_level_name(probe.cpu().level);
+  std::unique_ptr<jit::GeneratedKernel> g =
+      jit::generate_matvec(op.weight->type, probe.cpu().level, probe.cpu(), op.rows, op.cols, space.back());
+  ASSERT_TRUE(g);
+  auto e = std::find_if(snap.entries.begin(), snap.entries.end(), [&](const SnapshotEntry& x) { return x.shape_class == c.key; });
+  ASSERT_NE(e, snap.entries.end());
+  e->variant = g->variant.name;
+  e->generator = g->conf.str();
+  e->layout = g->variant.layout;
+  e->code.assign(g->code().begin(), g->code().end());
+  save_snapshot_atomic(dir_.file("state") + "/" + std::filesystem::path(snapshot_path("", snap.key)).filename().string(), snap);
+
+  Forward f(*model_, ForwardOptions{.threads = 2});
+  Log log;
+  SessionOptions o = options();
+  o.tuner.log = log.file();
+  TuningSession s(f, o);
+  ASSERT_TRUE(s.loaded()) << log.text();
+  const ShapeClass& loaded = *s.tuner()->classes().front();
+  ASSERT_TRUE(loaded.incumbent.gen) << "the class runs code loaded from the snapshot";
+  EXPECT_NE(loaded.incumbent.gen->code().data(), g->code().data());
+  EXPECT_TRUE(loaded.members.front()->watched) << "its first call is checked";
+  Forward reference(*model_, ForwardOptions{.threads = 1, .reference = true});
+  EXPECT_LT(max_relative_error(f, reference, 16), 3e-2f);
+  EXPECT_TRUE(loaded.incumbent.verified) << log.text();
+  EXPECT_EQ(log.text().find("differs from the reference"), std::string::npos) << log.text();
+}
+
+TEST_F(SnapshotStarts, LoadedCodeThatComputesTheWrongThingIsDiscardedOnItsFirstCall) {
+  Snapshot snap = read_snapshot(tune_and_save());
+  Forward probe(*model_, ForwardOptions{.threads = 2});
+  Tuner probe_tuner(probe, quick_tiers(nullptr));
+  const ShapeClass& c = *probe_tuner.classes().front();
+  const OpInstance& op = *c.members.front();
+  const std::vector<jit::MatvecConf> space = jit::knob_space(op.weight->type, probe.cpu().level);
+  if (space.empty()) GTEST_SKIP() << "skipped: no generator at " << isa_level_name(probe.cpu().level);
+  std::unique_ptr<jit::GeneratedKernel> g =
+      jit::generate_matvec(op.weight->type, probe.cpu().level, probe.cpu(), op.rows, op.cols, space.front());
+  ASSERT_TRUE(g);
+  auto e = std::find_if(snap.entries.begin(), snap.entries.end(), [&](const SnapshotEntry& x) { return x.shape_class == c.key; });
+  ASSERT_NE(e, snap.entries.end());
+  e->variant = g->variant.name;
+  e->generator = g->conf.str();
+  e->layout = g->variant.layout;
+  e->code = {0xc3};  // "ret": a well-formed file whose code leaves the output untouched
+  save_snapshot_atomic(dir_.file("state") + "/" + std::filesystem::path(snapshot_path("", snap.key)).filename().string(), snap);
+
+  Forward f(*model_, ForwardOptions{.threads = 2});
+  Log log;
+  SessionOptions o = options();
+  o.tuner.log = log.file();
+  TuningSession s(f, o);
+  ASSERT_TRUE(s.loaded()) << log.text();
+  Forward reference(*model_, ForwardOptions{.threads = 1, .reference = true});
+  EXPECT_LT(max_relative_error(f, reference, 16), 3e-2f) << "the wrong output was recomputed before use";
+  EXPECT_NE(log.text().find("differs from the reference on the real data: discarded"), std::string::npos) << log.text();
+  const ShapeClass& loaded = *s.tuner()->classes().front();
+  EXPECT_EQ(loaded.incumbent.variant, loaded.fixed) << "the class went back to its fixed variant";
+}
+
 // ---- run.c's text while tuning ----
 
 TEST(TunedGolden, Stories260KGreedyTextMatchesRunCWhileTuning) {

@@ -1,5 +1,7 @@
 #include "tune/generator_thread.h"
 
+#include <system_error>
+
 #include "graph/op.h"
 
 namespace bf {
@@ -15,12 +17,27 @@ GeneratorThread::~GeneratorThread() {
 }
 
 void GeneratorThread::submit(std::shared_ptr<GenerationJob> job) {
+  if (no_thread_) return;
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    if (!thread_.joinable()) {
+      try {
+        thread_ = std::thread([this] { loop(); });
+      } catch (const std::system_error&) {
+        no_thread_ = true;
+        return;
+      }
+    }
     queue_.push_back(std::move(job));
-    if (!thread_.joinable()) thread_ = std::thread([this] { loop(); });
   }
   wake_.notify_one();
+}
+
+void GeneratorThread::run(GenerationJob& job) {
+  const uint64_t t0 = read_tsc();
+  job.result = jit::generate_matvec(job.type, job.isa, job.cpu, job.rows, job.cols, job.conf);
+  job.cycles = read_tsc() - t0;
+  job.done.store(true, std::memory_order_release);
 }
 
 void GeneratorThread::loop() {
@@ -33,10 +50,7 @@ void GeneratorThread::loop() {
       job = std::move(queue_.front());
       queue_.pop_front();
     }
-    const uint64_t t0 = read_tsc();
-    job->result = jit::generate_matvec(job->type, job->isa, job->cpu, job->rows, job->cols, job->conf);
-    job->cycles = read_tsc() - t0;
-    job->done.store(true, std::memory_order_release);
+    run(*job);
   }
 }
 

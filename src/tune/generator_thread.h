@@ -1,7 +1,9 @@
 // Kernel generation off the token path: a thread of its own takes generation jobs in
 // order, so no token waits for code to be written (a matvec takes about 0.1 ms to
 // generate, a third of a stories15M token). The tuner polls a job's `done` flag before
-// each token and races the kernel once it is there.
+// each token and races the kernel once it is there. Where no thread can be had (the
+// unikernel runs one thread per CPU and the pool may hold them all), threaded() is false
+// and the tuner runs jobs itself, one per token, with run().
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -33,8 +35,12 @@ class GeneratorThread {
   GeneratorThread(const GeneratorThread&) = delete;
   GeneratorThread& operator=(const GeneratorThread&) = delete;
 
-  // Queues a job; the thread starts with the first one.
+  // Queues a job; the thread starts with the first one. Without a thread the job waits
+  // for the caller to run() it.
   void submit(std::shared_ptr<GenerationJob> job);
+  bool threaded() const { return !no_thread_; }
+  // Generates `job` on the calling thread and marks it done.
+  static void run(GenerationJob& job);
 
  private:
   void loop();
@@ -43,6 +49,7 @@ class GeneratorThread {
   std::condition_variable wake_;
   std::deque<std::shared_ptr<GenerationJob>> queue_;  // guarded by mutex_
   bool stop_ = false;                                 // guarded by mutex_
+  bool no_thread_ = false;                            // the thread could not be started
   std::thread thread_;
 };
 

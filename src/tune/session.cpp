@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <stdexcept>
+#include <system_error>
 
 namespace bf {
 
@@ -61,7 +62,12 @@ void TuningSession::save_in_background() {
   if (!tuner_ || path_.empty()) return;
   if (writer_.joinable()) writer_.join();
   saved_settled_ = settled_classes(*tuner_);
-  writer_ = std::thread([path = path_, s = Snapshot{key_, tuner_->export_entries()}] { write_snapshot(path, s); });
+  Snapshot s{key_, tuner_->export_entries()};
+  try {
+    writer_ = std::thread([path = path_, s] { write_snapshot(path, s); });
+  } catch (const std::system_error&) {
+    write_snapshot(path_, s);  // no thread to be had (the unikernel: one per CPU): write it now
+  }
 }
 
 }  // namespace bf

@@ -168,11 +168,16 @@ void Tuner::submit(const ShapeClass& c, Candidate& k) {
   generator_.submit(k.job);
 }
 
-// True once a challenger can race: fixed, or its generated code has arrived.
-bool Tuner::ready(ShapeClass& c, Candidate& k) {
+// True once a challenger can race: fixed, or its generated code has arrived. Without a
+// generator thread, one job per token runs here (`may_generate`).
+bool Tuner::ready(ShapeClass& c, Candidate& k, bool& may_generate) {
   if (k.variant) return true;
   if (!k.job) submit(c, k);
-  if (!k.job->done.load(std::memory_order_acquire)) return false;
+  if (!k.job->done.load(std::memory_order_acquire)) {
+    if (generator_.threaded() || !may_generate) return false;
+    may_generate = false;
+    GeneratorThread::run(*k.job);
+  }
   const std::shared_ptr<GenerationJob> job = std::move(k.job);
   generation_cycles_ += job->cycles;
   if (!fits(c, job->result.get())) {
@@ -209,6 +214,7 @@ void Tuner::before_chunk(int n_tokens) {
   }
   const double budget = options_.max_token_delay * token_cycles_;
   double spent = 0;
+  bool may_generate = true;
   const size_t n = classes_.size();
   for (size_t i = 0; i < n; ++i) {
     ShapeClass& c = *classes_[(static_cast<size_t>(steps_) + i) % n];
@@ -226,7 +232,7 @@ void Tuner::before_chunk(int n_tokens) {
           cand.ratios.empty() ? kUntriedRatio : *std::max_element(cand.ratios.begin(), cand.ratios.end());
       const double extra = c.incumbent_cycles * std::max(0.0, worst - 1.0);
       if (options_.max_token_delay > 0 && spent + extra > budget) break;
-      if (!ready(c, cand)) break;
+      if (!ready(c, cand, may_generate)) break;
       spent += extra;
       OpInstance& m = *c.members[c.next_member++ % members];
       m.step.variant = cand.variant;
@@ -257,8 +263,10 @@ void Tuner::after_op(OpInstance& op) {
         fallback.split = c.fixed->split;
         fallback.verified = true;
         install(c, std::move(fallback));
-        c.tier = Tier::Fixed;
+        c.tier = Tier::Fixed;  // it tunes again, and the whole plan is checked again
         c.calls = 0;
+        confirmed_ = converged_ = confirming_ = false;
+        converged_at_step_ = -1;
       } else {
         op.step.variant = c.incumbent.variant;
         op.step.split = c.incumbent.split;
@@ -359,6 +367,10 @@ void Tuner::confirm(double token_cycles) {
   constexpr int kConfirmBlock = 8, kConfirmRounds = 5;
   if (!confirming_) {
     confirming_ = true;
+    confirm_steps_ = 0;
+    block_cycles_ = 0;
+    plan_cycles_[0].clear();
+    plan_cycles_[1].clear();
     if (!plan_differs()) {
       confirmed_ = true;
       if (options_.log) std::fprintf(options_.log, "tune: plan: every class kept its fixed variant\n");

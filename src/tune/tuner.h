@@ -155,7 +155,7 @@ class Tuner : public ChunkObserver {
   void record_sample(ShapeClass& c);
   bool verify(ShapeClass& c, OpInstance& op, Candidate& cand);
   int next_trial(const ShapeClass& c) const;
-  bool ready(ShapeClass& c, Candidate& k);
+  bool ready(ShapeClass& c, Candidate& k, bool& may_generate);
   void submit(const ShapeClass& c, Candidate& k);
   bool fits(const ShapeClass& c, const jit::GeneratedKernel* g) const;
   Candidate* trial_of(ShapeClass& c, const OpInstance& op);
