@@ -3,6 +3,7 @@
 #include "jit/jit.h"
 
 #include <charconv>
+#include <cstdio>
 
 #include "jit/code_buffer.h"
 #include "jit/matvec_gen.h"
@@ -10,8 +11,9 @@
 namespace bf::jit {
 
 std::string MatvecConf::str() const {
-  return "g" + std::to_string(groups) + "-a" + std::to_string(accs) + "-u" + std::to_string(unroll) + "-p" +
-         std::to_string(prefetch) + (vnni ? "-vnni" : "-madd");
+  char text[80];
+  std::snprintf(text, sizeof text, "g%d-a%d-u%d-p%d-%s", groups, accs, unroll, prefetch, vnni ? "vnni" : "madd");
+  return text;
 }
 
 std::optional<MatvecConf> MatvecConf::parse(std::string_view text) {
