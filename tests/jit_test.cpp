@@ -59,7 +59,7 @@ TEST(JitTargets, ReportWhichRunHere) {
 }
 
 TEST(JitConf, StringRoundTripsAndRejectsMalformed) {
-  for (DType type : {DType::Q8_0, DType::Q4_0})
+  for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_K})
     for (const Target& t : kTargets)
       for (const jit::MatvecConf& c : confs_for(type, t)) {
         const auto back = jit::MatvecConf::parse(c.str());
@@ -73,7 +73,7 @@ TEST(JitConf, StringRoundTripsAndRejectsMalformed) {
 }
 
 TEST(JitKnobSpace, AHandfulPerCoveredTypeAndLevelNoneElsewhere) {
-  for (DType type : {DType::Q8_0, DType::Q4_0})
+  for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_K})
     for (const Target& t : kTargets) {
       const size_t n = confs_for(type, t).size();
       EXPECT_GE(n, 3u) << dtype_key(type) << " " << t.name;
@@ -81,6 +81,7 @@ TEST(JitKnobSpace, AHandfulPerCoveredTypeAndLevelNoneElsewhere) {
     }
   EXPECT_TRUE(jit::knob_space(DType::F32, IsaLevel::Avx512Vnni).empty());
   EXPECT_TRUE(jit::knob_space(DType::Q6_K, IsaLevel::Avx2).empty());
+  for (const jit::MatvecConf& c : jit::knob_space(DType::Q4_K, IsaLevel::Avx2)) EXPECT_EQ(c.unroll, 8);
   EXPECT_TRUE(jit::knob_space(DType::Q8_0, IsaLevel::Sse2).empty());
   for (const jit::MatvecConf& c : jit::knob_space(DType::Q8_0, IsaLevel::Avx512)) EXPECT_FALSE(c.vnni);
   for (const jit::MatvecConf& c : jit::knob_space(DType::Q8_0, IsaLevel::Avx512Vnni)) EXPECT_TRUE(c.vnni);
@@ -149,7 +150,8 @@ TEST_P(JitMatvecTest, MatchesReferenceAndHandWrittenOnEveryShapeAndConf) {
   ASSERT_FALSE(confs.empty());
   int checked = 0;
   for (int64_t rows : {1, 3, 7, 8, 15, 16, 17, 24, 33, 47, 64, 65, 100, 130})
-    for (int64_t cols : {32, 64, 96, 288, 768, 2048, 5632}) {
+    for (int64_t cols : {32, 64, 96, 256, 288, 768, 1280, 2048, 5632}) {
+      if (row_bytes(type, cols) == 0) continue;                          // K types: whole super-blocks
       if (rows * cols > 300000 && rows != 130 && rows != 47) continue;  // keep the big columns to a few row counts
       std::mt19937 rng(static_cast<uint32_t>(rows * 977 + cols * 13));
       test::OwnedTensor w = test::random_weights(type, rows, cols, rng);
@@ -194,7 +196,7 @@ TEST_P(JitMatvecTest, MatchesReferenceAndHandWrittenOnEveryShapeAndConf) {
 
 std::vector<Case> all_cases() {
   std::vector<Case> c;
-  for (DType type : {DType::Q8_0, DType::Q4_0})
+  for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_K})
     for (const Target& t : kTargets) c.push_back({type, t});
   return c;
 }
@@ -211,8 +213,8 @@ const Target* best_target() {
 TEST(JitMatvec, SavedCodeRunsAtAnotherAddress) {
   const Target* t = best_target();
   if (!t) GTEST_SKIP() << "skipped: CPU lacks avx2";
-  for (DType type : {DType::Q8_0, DType::Q4_0}) {
-    const int64_t rows = 77, cols = 288;
+  for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_K}) {
+    const int64_t rows = 77, cols = 512;
     std::mt19937 rng(5);
     test::OwnedTensor w = test::random_weights(type, rows, cols, rng);
     test::Activations x = test::random_activations(cols, 1, rng);

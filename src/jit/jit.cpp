@@ -2,6 +2,7 @@
 // that share the hand-written variants' layouts and repacks.
 #include "jit/jit.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 
@@ -39,7 +40,7 @@ namespace {
 // The knobs every generator accepts, whatever the type and ISA.
 bool knobs_legal(const MatvecConf& c) {
   return (c.groups == 1 || c.groups == 2 || c.groups == 4) && c.accs >= 1 && c.accs <= 3 &&
-         (c.unroll == 1 || c.unroll == 2 || c.unroll == 4) && c.prefetch >= 0 && c.prefetch <= 65536 &&
+         (c.unroll == 1 || c.unroll == 2 || c.unroll == 4 || c.unroll == 8) && c.prefetch >= 0 && c.prefetch <= 65536 &&
          c.prefetch % 64 == 0;
 }
 
@@ -50,7 +51,10 @@ bool dot_fits_level(const MatvecConf& c, IsaLevel isa) {
 }
 
 bool conf_fits(const MatvecPlan& plan, const MatvecConf& c, IsaLevel isa) {
-  return knobs_legal(c) && dot_fits_level(c, isa) && vector_registers(plan, c) <= register_file(plan);
+  // K types apply each block's sub-block scales from its place in the super-block,
+  // which the code knows only when a loop iteration is a whole super-block.
+  return knobs_legal(c) && dot_fits_level(c, isa) && (!plan.k_quant || c.unroll == 8) &&
+         vector_registers(plan, c) <= register_file(plan);
 }
 
 // The hand-written variant whose layout (and repack) a generated one shares.
@@ -100,7 +104,7 @@ GeneratedKernel::~GeneratedKernel() = default;
 
 std::vector<MatvecConf> knob_space(DType type, IsaLevel isa) {
   MatvecPlan plan;
-  if (!MatvecPlan::make(type, isa, 1, 32, plan)) return {};
+  if (!MatvecPlan::make(type, isa, 1, 256, plan)) return {};
   // g, a, u, prefetch: the hand-written step's shape (4 groups, 4-8 KiB ahead), with one
   // knob moved at a time, and narrower steps with more chains.
   const MatvecConf base[] = {
@@ -111,7 +115,8 @@ std::vector<MatvecConf> knob_space(DType type, IsaLevel isa) {
   for (bool vnni : {false, true})
     for (MatvecConf c : base) {
       c.vnni = vnni;
-      if (conf_fits(plan, c, isa)) out.push_back(c);
+      if (plan.k_quant) c.unroll = 8;  // one super-block per iteration
+      if (conf_fits(plan, c, isa) && std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
     }
   return out;
 }

@@ -1,17 +1,19 @@
-// The token-step matvec generator: Q8_0 and Q4_0 weights in the r8 (ymm) or r16 (zmm)
+// The token-step matvec generator: Q8_0, Q4_0 and Q4_K weights in the r8 (ymm) or r16 (zmm)
 // layout times 8-bit activations (contract.h Q8Rows), with vpmaddubsw + vpmaddwd or
 // vpdpbusd as the dot.
 //
 // Both layouts store, per row group (one row per dword lane) and block of 32 columns,
 // "k-group" vectors holding 4 consecutive columns of every row: for Q8_0, k-group j
 // (columns 4j..4j+3) is the vector at byte j*vbytes of the block; for Q4_0 the vector at
-// (j%4)*vbytes holds k-group j in its low nibbles (j < 4) or high nibbles (j >= 4). So a
+// (j%4)*vbytes holds k-group j in its low nibbles (j < 4) or high nibbles (j >= 4); Q4_K
+// as Q4_0, with its scales per super-block (d, dmin) and block (6-bit sc, m). So a
 // k-group is always a dot with the 4 activation bytes 4j..4j+3 broadcast to every lane,
 // and only the addressing of groups and scales differs:
 //   r16: groups interleaved by sets of 4, block by block, scales after the values in w;
 //   r8:  groups one after the other, scales in w_scales.
 // Values are unsigned (u); weight = u - offset, undone exactly in the int32 sums with
-// the block's activation sum: sum(w x) = sum(u x) - offset * sum(x). The madd path of
+// the block's activation sum: sum(w x) = sum(u x) - offset * sum(x) (Q4_K: offset 0, its
+// mins scaled by sum(x) in f32). The madd path of
 // Q8_0 takes the signed weight instead (|w| and x with w's sign), as vpmaddubsw would
 // saturate on u * x.
 //
@@ -33,12 +35,15 @@
 namespace bf::jit {
 
 bool MatvecPlan::make(DType type, IsaLevel isa, int64_t rows, int64_t cols, MatvecPlan& p) {
-  if ((type != DType::Q8_0 && type != DType::Q4_0) || rows < 1 || cols < 32 || cols % 32 != 0) return false;
+  if (type != DType::Q8_0 && type != DType::Q4_0 && type != DType::Q4_K) return false;
+  const int64_t unit = type == DType::Q4_K ? 256 : 32;
+  if (rows < 1 || cols < unit || cols % unit != 0) return false;
   if (isa != IsaLevel::Avx2 && isa != IsaLevel::Avx512 && isa != IsaLevel::Avx512Vnni) return false;
   p = MatvecPlan{};
   p.type = type;
   p.zmm = isa != IsaLevel::Avx2;
-  p.nibbles = type == DType::Q4_0;
+  p.nibbles = type != DType::Q8_0;
+  p.k_quant = type == DType::Q4_K;
   p.lanes = p.zmm ? 16 : 8;
   p.vbytes = 4 * p.lanes;
   p.rows = rows;
@@ -46,12 +51,25 @@ bool MatvecPlan::make(DType type, IsaLevel isa, int64_t rows, int64_t cols, Matv
   p.blocks = cols / 32;
   p.groups = (rows + p.lanes - 1) / p.lanes;
   p.block_bytes = (p.nibbles ? 4 : 8) * p.vbytes;
-  p.scale_bytes = 2 * p.lanes;
   p.sets = p.zmm;
   p.value_bytes = p.groups * p.blocks * p.block_bytes;
-  p.offset = p.nibbles ? 8 : 128;
+  p.offset = p.k_quant ? 0 : p.nibbles ? 8 : 128;
+  if (p.k_quant) {
+    // r16 (layout.h): 16 f16 d, 16 f16 dmin, sc [block][row], m [block][row].
+    // r8 (r8_layout.h): 8 f16 d, 8 f16 -dmin, then per block sc [row], m [row].
+    p.scale_items = p.blocks / 8;
+    p.dmin_at = 2 * p.lanes;
+    p.sc_at = 4 * p.lanes;
+    p.sub_stride = p.sets ? p.lanes : 2 * p.lanes;
+    p.m_at = p.sc_at + (p.sets ? 8 * p.lanes : p.lanes);
+    p.scale_bytes = 4 * p.lanes + 16 * p.lanes;
+    p.dmin_negated = !p.sets;
+  } else {
+    p.scale_items = p.blocks;
+    p.scale_bytes = 2 * p.lanes;  // f16 d
+  }
   p.group_values = p.sets ? p.block_bytes : p.blocks * p.block_bytes;
-  p.group_scales = p.sets ? p.scale_bytes : p.blocks * p.scale_bytes;
+  p.group_scales = p.sets ? p.scale_bytes : p.scale_items * p.scale_bytes;
   // Every displacement the code uses must fit a signed 32-bit field.
   return 3 * p.group_values + p.block_bytes + 65536 < (int64_t{1} << 31) && cols < (int64_t{1} << 31);
 }
@@ -244,12 +262,14 @@ class MatvecGen : public CodeGenerator {
       cmovl(val_step_, b4_);
       imul(scl_step_, val_step_, p_.scale_bytes);
       imul(val_step_, val_step_, p_.block_bytes);
-      // item index = first * blocks + (rg - first)
-      imul(val_, rax, static_cast<int>(p_.blocks));
+      // item index = first * items per group + (rg - first)
       mov(b4_, rg_);
       sub(b4_, rax);
+      imul(val_, rax, static_cast<int>(p_.blocks));
       add(val_, b4_);
-      imul(scl_, val_, p_.scale_bytes);
+      imul(scl_, rax, static_cast<int>(p_.scale_items));
+      add(scl_, b4_);
+      imul(scl_, scl_, p_.scale_bytes);
       imul(val_, val_, p_.block_bytes);
       mov(rax, ptr[args_ + kArgW]);
       add(val_, rax);
@@ -271,14 +291,16 @@ class MatvecGen : public CodeGenerator {
     for (int g = 0; g < groups; ++g) vzero(facc(g));
     xor_(b4_, b4_);
     const int64_t loops = p_.blocks / c_.unroll, rest = p_.blocks % c_.unroll;
+    // K types: the unroll is whole super-blocks (conf_fits), so u % 8 is the block's
+    // place in its super-block.
     if (loops > 0) {
       Label blocks;
       L(blocks);
-      for (int u = 0; u < c_.unroll; ++u) block(groups);
+      for (int u = 0; u < c_.unroll; ++u) block(groups, u % 8);
       cmp(b4_, static_cast<uint32_t>(loops * c_.unroll * 4));
       jl(blocks, T_NEAR);
     }
-    for (int64_t u = 0; u < rest; ++u) block(groups);
+    for (int64_t u = 0; u < rest; ++u) block(groups, static_cast<int>(u % 8));
     for (int g = 0; g < groups; ++g) store(g);
   }
 
@@ -297,23 +319,52 @@ class MatvecGen : public CodeGenerator {
     broadcast_eax(v(corr_));
   }
 
-  // One block of `groups` row groups into their float accumulators, then on to the next.
-  void block(int groups) {
+  // One block (`sub`: its place in its K super-block) of `groups` row groups into their
+  // float accumulators, then on to the next.
+  void block(int groups, int sub) {
     if (p_.nibbles)
       nibble_block(groups);
     else
       byte_block(groups);
-    // facc += float(isum) * d_w * d_x
     vbroadcastss(v(bx_), dword[xd_ + b4_]);
-    for (int g = 0; g < groups; ++g) {
-      vcvtph2ps(v(raw_), ptr[scl_ + static_cast<int>(g * p_.group_scales)]);
-      vmulps(v(raw_), v(raw_), v(bx_));
-      vcvtdq2ps(iacc(g, 0), iacc(g, 0));
-      vfmadd231ps(facc(g), iacc(g, 0), v(raw_));
+    if (p_.k_quant) {
+      k_scales(groups, sub);
+    } else {
+      // facc += float(isum) * d_w * d_x
+      for (int g = 0; g < groups; ++g) {
+        vcvtph2ps(v(raw_), ptr[scl_ + static_cast<int>(g * p_.group_scales)]);
+        vmulps(v(raw_), v(raw_), v(bx_));
+        vcvtdq2ps(iacc(g, 0), iacc(g, 0));
+        vfmadd231ps(facc(g), iacc(g, 0), v(raw_));
+      }
     }
     add(val_, val_step_);
-    add(scl_, scl_step_);
+    if (!p_.k_quant || sub == 7) add(scl_, scl_step_);
     add(b4_, 4);
+  }
+
+  // K: facc += float(sc * isum) * d * d_x - float(m) * dmin * d_x * sum(x), sc and m the
+  // block's integer sub-block scale and min (sc * isum stays far below 2^24: exact).
+  void k_scales(int groups, int sub) {
+    const Xmm dxs = v(corr_), dxs_lane = Xmm(corr_);  // d_x * sum(x): K types have no offset to correct
+    vcvtsi2ss(dxs_lane, dxs_lane, dword[xsum_ + b4_]);
+    vmulss(dxs_lane, dxs_lane, dword[xd_ + b4_]);
+    vbroadcastss(dxs, dxs_lane);
+    for (int g = 0; g < groups; ++g) {
+      const int item = static_cast<int>(g * p_.group_scales);
+      const Xmm isum = iacc(g, 0), t = v(hi_), d = v(raw_), dmin = v(bx2_);
+      vpmovzxbd(t, ptr[scl_ + item + p_.sc_at + sub * p_.sub_stride]);
+      vpmulld(isum, isum, t);
+      vcvtdq2ps(isum, isum);
+      vcvtph2ps(d, ptr[scl_ + item]);
+      vmulps(d, d, v(bx_));
+      vfmadd231ps(facc(g), isum, d);
+      vpmovzxbd(t, ptr[scl_ + item + p_.m_at + sub * p_.sub_stride]);
+      vcvtdq2ps(t, t);
+      vcvtph2ps(dmin, ptr[scl_ + item + p_.dmin_at]);
+      vmulps(t, t, dmin);
+      p_.dmin_negated ? vfmadd231ps(facc(g), t, dxs) : vfnmadd231ps(facc(g), t, dxs);
+    }
   }
 
   // Sums the chains of each group into chain 0 (dwords, or words when `words`).
@@ -361,11 +412,13 @@ class MatvecGen : public CodeGenerator {
     join_chains(groups, false);
   }
 
-  // Q4_0: the vector at k * vbytes holds k-group k (low nibbles) and k + 4 (high).
+  // Q4_0, Q4_K: the vector at k * vbytes holds k-group k (low nibbles) and k + 4 (high).
   void nibble_block(int groups) {
-    correction();
+    const bool corrected = p_.offset != 0;
+    if (corrected) correction();
     for (int g = 0; g < groups; ++g)
-      for (int a = 0; a < c_.accs; ++a) c_.vnni && a == 0 ? vmov(iacc(g, a), v(corr_)) : vzero(iacc(g, a));
+      for (int a = 0; a < c_.accs; ++a)
+        corrected && c_.vnni && a == 0 ? vmov(iacc(g, a), v(corr_)) : vzero(iacc(g, a));
     for (int k = 0; k < 4; ++k) {
       prefetch_line(groups, k);
       vpbroadcastd(v(bx_), act(4 * k));
@@ -393,7 +446,7 @@ class MatvecGen : public CodeGenerator {
     if (!c_.vnni)
       for (int g = 0; g < groups; ++g) {
         vpmaddwd(iacc(g, 0), iacc(g, 0), v(ones_));
-        vpaddd(iacc(g, 0), iacc(g, 0), v(corr_));
+        if (corrected) vpaddd(iacc(g, 0), iacc(g, 0), v(corr_));
       }
   }
 
