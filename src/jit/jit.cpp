@@ -53,7 +53,8 @@ bool dot_fits_level(const MatvecConf& c, IsaLevel isa) {
 bool conf_fits(const MatvecPlan& plan, const MatvecConf& c, IsaLevel isa) {
   // K types apply each block's sub-block scales from its place in the super-block,
   // which the code knows only when a loop iteration is a whole super-block.
-  return knobs_legal(c) && dot_fits_level(c, isa) && (!plan.k_quant || c.unroll == 8) &&
+  // Q6_K scales its two half blocks apart: one chain each.
+  return knobs_legal(c) && dot_fits_level(c, isa) && (!plan.k_quant || c.unroll == 8) && (!plan.q6 || c.accs == 2) &&
          vector_registers(plan, c) <= register_file(plan);
 }
 
@@ -106,16 +107,18 @@ std::vector<MatvecConf> knob_space(DType type, IsaLevel isa) {
   MatvecPlan plan;
   if (!MatvecPlan::make(type, isa, 1, 256, plan)) return {};
   // g, a, u, prefetch: the hand-written step's shape (4 groups, 4-8 KiB ahead), with one
-  // knob moved at a time, and narrower steps with more chains.
+  // knob moved at a time, and narrower steps with more chains (all a 16-register file
+  // fits for the types with more temporaries).
   const MatvecConf base[] = {
       {4, 1, 1, 8192}, {4, 1, 1, 4096}, {4, 1, 1, 0}, {4, 2, 1, 8192},
-      {4, 1, 2, 8192}, {2, 2, 1, 4096}, {1, 3, 4, 4096},
+      {4, 1, 2, 8192}, {2, 2, 1, 4096}, {2, 2, 1, 8192}, {1, 3, 4, 4096}, {1, 2, 1, 8192}, {1, 2, 2, 0},
   };
   std::vector<MatvecConf> out;
   for (bool vnni : {false, true})
     for (MatvecConf c : base) {
       c.vnni = vnni;
       if (plan.k_quant) c.unroll = 8;  // one super-block per iteration
+      if (plan.q6) c.accs = 2;
       if (conf_fits(plan, c, isa) && std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
     }
   return out;
