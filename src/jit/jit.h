@@ -52,7 +52,10 @@ struct MatvecConf {
 std::vector<MatvecConf> knob_space(DType type, IsaLevel isa);
 
 // A generated kernel and the variant that runs it. Owns the code memory; `variant.fn`
-// points into it, so the variant lives exactly as long as this object.
+// points into it, so the variant lives exactly as long as this object. The variant
+// computes only the rows x cols it was generated for (its name ends in them): its
+// `accepts`, `layout` and `repack` are the hand-written variant's, so callers key
+// generated variants by shape.
 struct GeneratedKernel {
   Variant variant;
   MatvecConf conf;

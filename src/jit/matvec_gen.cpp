@@ -1,6 +1,6 @@
-// The token-step matvec generator: Q8_0, Q4_0, Q4_K and Q6_K weights in the r8 (ymm) or r16 (zmm)
-// layout times 8-bit activations (contract.h Q8Rows), with vpmaddubsw + vpmaddwd or
-// vpdpbusd as the dot.
+// The token-step matvec generator: Q8_0, Q4_0, Q4_K and Q6_K weights in the r8 (ymm)
+// or r16 (zmm) layout times 8-bit activations (contract.h Q8Rows), with vpmaddubsw +
+// vpmaddwd or vpdpbusd as the dot.
 //
 // Both layouts store, per row group (one row per dword lane) and block of 32 columns,
 // "k-group" vectors holding 4 consecutive columns of every row: for Q8_0, k-group j
@@ -13,10 +13,10 @@
 //   r16: groups interleaved by sets of 4, block by block, scales after the values in w;
 //   r8:  groups one after the other, scales in w_scales.
 // Values are unsigned (u); weight = u - offset, undone exactly in the int32 sums with
-// the block's activation sum: sum(w x) = sum(u x) - offset * sum(x) (Q4_K: offset 0, its
-// mins scaled by sum(x) in f32; Q6_K: offset 32 per half block, from the half's sum). The madd path of
-// Q8_0 takes the signed weight instead (|w| and x with w's sign), as vpmaddubsw would
-// saturate on u * x.
+// the block's activation sum: sum(w x) = sum(u x) - offset * sum(x). Q4_K has offset 0
+// and its mins scaled by sum(x) in f32; Q6_K has offset 32 per half block, undone with
+// the half's own sum. The madd path of Q8_0 takes the signed weight instead (|w| and x
+// with w's sign), as vpmaddubsw would saturate on u * x.
 //
 // Code shape (registers fixed below):
 //   for each token t < n_tokens:                    (a token step has one)
