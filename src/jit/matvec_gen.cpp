@@ -141,7 +141,7 @@ class MatvecGen : public CodeGenerator {
 
   const MatvecPlan& p_;
   const MatvecConf& c_;
-  // Vector registers: accumulators from 0, then temporaries and constants.
+  // Vector register numbers (allocate()): temporaries and constants, then accumulators.
   int facc0_ = 0, iacc0_ = 0;
   int bx_ = 0, bx2_ = 0, raw_ = 0, hi_ = 0, prod_ = 0, corr_ = 0, abs_ = 0, plane_ = 0, corr1_ = 0;
   int c0f_ = -1, c80_ = -1, ones_ = -1, zero_ = -1, c30_ = -1;
