@@ -276,10 +276,10 @@ std::vector<std::string> writable_and_executable() {
 
 TEST(JitCodeBuffer, PagesAreNeverWritableAndExecutable) {
   const uint8_t ret42[] = {0xb8, 42, 0, 0, 0, 0xc3};  // mov eax, 42; ret
-  jit::CodeBuffer buf(ret42);
-  EXPECT_EQ(permissions_of(buf.entry()), "r-xp");
-  EXPECT_EQ(reinterpret_cast<int (*)()>(const_cast<void*>(buf.entry()))(), 42);
-  EXPECT_EQ(0, std::memcmp(buf.code().data(), ret42, sizeof ret42));
+  const auto buf = jit::load_code(ret42);
+  EXPECT_EQ(permissions_of(buf->entry()), "r-xp");
+  EXPECT_EQ(reinterpret_cast<int (*)()>(const_cast<void*>(buf->entry()))(), 42);
+  EXPECT_EQ(0, std::memcmp(buf->code().data(), ret42, sizeof ret42));
   if (const Target* t = best_target()) {
     auto k = jit::generate_matvec(DType::Q4_0, t->isa, CpuInfo::host(), 64, 256, confs_for(DType::Q4_0, *t).front());
     ASSERT_NE(k, nullptr);

@@ -78,7 +78,7 @@ std::unique_ptr<GeneratedKernel> make_kernel(DType type, IsaLevel isa, int64_t r
   const Variant* hand = builtin().find(hand_written_name(type, isa, conf.vnni));
   if (!hand || code.empty()) return nullptr;
   auto k = std::make_unique<GeneratedKernel>();
-  k->buffer = std::make_unique<CodeBuffer>(code);
+  k->buffer = load_code(code);
   k->conf = conf;
   k->rows = rows;
   k->cols = cols;
