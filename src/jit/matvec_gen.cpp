@@ -530,14 +530,21 @@ class MatvecGen : public CodeGenerator {
 
   // u |= bits 4-5 of the half (h) of load k from its Q6_K plane. 16-bit shifts: the mask
   // keeps bits that came from the same byte (|shift| <= 4 left, <= 2 right).
+  // On zmm the plane is a memory operand of the shift (or of vpternlogd, u | (0x30 & t)).
   void add_high_bits(int g, int k, int h, const Xmm& u) {
     const Xmm t = v(plane_);
-    vload(t, value(g, p_.plane_at[k][h]));
+    const Address plane = value(g, p_.plane_at[k][h]);
     const int shift = p_.plane_shift[k][h];
+    if (p_.zmm) {
+      if (shift == 0) return vpternlogd(u, v(c30_), plane, 0xf8);
+      shift > 0 ? vpsllw(t, plane, shift) : vpsrlw(t, plane, -shift);
+      return vpternlogd(u, v(c30_), t, 0xf8);
+    }
+    vload(t, plane);
     if (shift > 0) vpsllw(t, t, shift);
     if (shift < 0) vpsrlw(t, t, -shift);
     vand(t, t, v(c30_));
-    p_.zmm ? vpord(u, u, t) : vpor(u, u, t);
+    vpor(u, u, t);
   }
 
   // Q6_K: corr_ = -32 * (sum of activations 0-15 of the block), corr1_ = -32 * (16-31).
