@@ -102,6 +102,9 @@ TEST(JitMatvec, RefusesWhatItCannotGenerate) {
   jit::MatvecConf wide = c;
   wide.accs = 3;  // 4 groups x 4 + 8 registers: more than a ymm file
   EXPECT_EQ(jit::generate_matvec(DType::Q4_0, IsaLevel::Avx2, cpu, 16, 64, wide), nullptr) << "spills";
+  CpuInfo no_avx_vnni = cpu;
+  no_avx_vnni.avx_vnni = false;
+  EXPECT_EQ(jit::generate_matvec(DType::Q8_0, IsaLevel::Avx2, no_avx_vnni, 16, 64, vnni), nullptr) << "no AVX-VNNI";
   // A CPU without the level gets nothing.
   EXPECT_EQ(jit::generate_matvec(DType::Q8_0, IsaLevel::Avx512, cpu.capped(IsaLevel::Avx2), 16, 64, c), nullptr);
 }

@@ -73,23 +73,24 @@ const KernelRegistry& builtin() {
 
 bool has_avx_vnni(const CpuInfo& cpu) { return cpu.avx_vnni; }
 
-std::unique_ptr<GeneratedKernel> make_kernel(DType type, IsaLevel isa, int64_t rows, int64_t cols,
-                                             const MatvecConf& conf, std::span<const uint8_t> code) {
+std::unique_ptr<GeneratedKernel> make_kernel(const MatvecPlan& plan, IsaLevel isa, const MatvecConf& conf,
+                                             std::span<const uint8_t> code) {
+  const DType type = plan.type;
   const Variant* hand = builtin().find(hand_written_name(type, isa, conf.vnni));
   if (!hand || code.empty()) return nullptr;
   auto k = std::make_unique<GeneratedKernel>();
   k->buffer = load_code(code);
   k->conf = conf;
-  k->rows = rows;
-  k->cols = cols;
+  k->rows = plan.rows;
+  k->cols = plan.cols;
   Variant& v = k->variant;
-  v.name = hand->name + ".jit." + conf.str() + "." + std::to_string(rows) + "x" + std::to_string(cols);
+  v.name = hand->name + ".jit." + conf.str() + "." + std::to_string(plan.rows) + "x" + std::to_string(plan.cols);
   v.op = OpKind::Matmul;
   v.type = type;
   v.isa = isa;
   v.usable = isa == IsaLevel::Avx2 && conf.vnni ? has_avx_vnni : nullptr;
   v.fn = reinterpret_cast<KernelFn>(const_cast<void*>(k->buffer->entry()));
-  v.split.grain = conf.groups * (isa == IsaLevel::Avx2 ? 8 : 16);
+  v.split.grain = conf.groups * plan.lanes;
   v.max_tokens = 1;
   v.input = MatmulInput::Q8;
   v.layout = hand->layout;
@@ -106,9 +107,9 @@ GeneratedKernel::~GeneratedKernel() = default;
 std::vector<MatvecConf> knob_space(DType type, IsaLevel isa) {
   MatvecPlan plan;
   if (!MatvecPlan::make(type, isa, 1, 256, plan)) return {};
-  // g, a, u, prefetch: the hand-written step's shape (4 groups, 4-8 KiB ahead), with one
-  // knob moved at a time, and narrower steps with more chains (all a 16-register file
-  // fits for the types with more temporaries).
+  // g, a, u, prefetch: the hand-written step's shape (4 groups, 4-8 KiB ahead) with one
+  // knob moved at a time, then narrower steps with more chains, which a 16-register
+  // file still holds for the types with more temporaries.
   const MatvecConf base[] = {
       {4, 1, 1, 8192}, {4, 1, 1, 4096}, {4, 1, 1, 0}, {4, 2, 1, 8192},
       {4, 1, 2, 8192}, {2, 2, 1, 4096}, {2, 2, 1, 8192}, {1, 3, 4, 4096}, {1, 2, 1, 8192}, {1, 2, 2, 0},
@@ -130,14 +131,14 @@ std::unique_ptr<GeneratedKernel> generate_matvec(DType type, IsaLevel isa, const
   if (!MatvecPlan::make(type, isa, rows, cols, plan) || !conf_fits(plan, conf, isa)) return nullptr;
   if (!cpu.has(isa) || (isa == IsaLevel::Avx2 && conf.vnni && !cpu.avx_vnni)) return nullptr;
   const std::vector<uint8_t> code = emit_matvec(plan, conf);
-  return make_kernel(type, isa, rows, cols, conf, code);
+  return make_kernel(plan, isa, conf, code);
 }
 
 std::unique_ptr<GeneratedKernel> load_matvec(DType type, IsaLevel isa, int64_t rows, int64_t cols,
                                              const MatvecConf& conf, std::span<const uint8_t> code) {
   MatvecPlan plan;
   if (!MatvecPlan::make(type, isa, rows, cols, plan) || !conf_fits(plan, conf, isa)) return nullptr;
-  return make_kernel(type, isa, rows, cols, conf, code);
+  return make_kernel(plan, isa, conf, code);
 }
 
 }  // namespace bf::jit
