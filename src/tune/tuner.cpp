@@ -138,13 +138,14 @@ void Tuner::use_fixed_plan(bool fixed) {
 // ---- per chunk ----
 
 // The unfinished challenger with the fewest samples, counting the races already set
-// up in this token.
-int Tuner::next_trial(const ShapeClass& c) const {
+// up in this token, leaving out those still `waiting` for their code.
+int Tuner::next_trial(const ShapeClass& c, const std::vector<int>& waiting) const {
   int best = -1;
   size_t best_count = 0;
   for (int i = 0; i < static_cast<int>(c.challengers.size()); ++i) {
     const Candidate& k = c.challengers[i];
     if (finished(k, options_.samples)) continue;
+    if (std::find(waiting.begin(), waiting.end(), i) != waiting.end()) continue;
     size_t count = k.ratios.size();
     for (const ShapeClass::Trial& t : c.trials) count += t.challenger == i;
     if (static_cast<int>(count) >= options_.samples) continue;
@@ -224,15 +225,19 @@ void Tuner::before_chunk(int n_tokens) {
     const size_t members = c.members.size();
     if (members == 1 && c.trialed_last) continue;  // its incumbent runs this token
     const size_t slots = std::max<size_t>(1, members / 4);
+    std::vector<int> waiting;  // challengers whose code is still being generated
     while (c.trials.size() < slots) {
-      const int k = next_trial(c);
+      const int k = next_trial(c, waiting);
       if (k < 0) break;
       Candidate& cand = c.challengers[k];
       const double worst =
           cand.ratios.empty() ? kUntriedRatio : *std::max_element(cand.ratios.begin(), cand.ratios.end());
       const double extra = c.incumbent_cycles * std::max(0.0, worst - 1.0);
       if (options_.max_token_delay > 0 && spent + extra > budget) break;
-      if (!ready(c, cand, may_generate)) break;
+      if (!ready(c, cand, may_generate)) {
+        waiting.push_back(k);
+        continue;
+      }
       spent += extra;
       OpInstance& m = *c.members[c.next_member++ % members];
       m.step.variant = cand.variant;

@@ -154,7 +154,7 @@ class Tuner : public ChunkObserver {
   void install(ShapeClass& c, Candidate&& winner);
   void record_sample(ShapeClass& c);
   bool verify(ShapeClass& c, OpInstance& op, Candidate& cand);
-  int next_trial(const ShapeClass& c) const;
+  int next_trial(const ShapeClass& c, const std::vector<int>& waiting) const;
   bool ready(ShapeClass& c, Candidate& k, bool& may_generate);
   void submit(const ShapeClass& c, Candidate& k);
   bool fits(const ShapeClass& c, const jit::GeneratedKernel* g) const;
