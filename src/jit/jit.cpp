@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "jit/code_buffer.h"
+#include "jit/gemm_gen.h"
 #include "jit/matvec_gen.h"
 
 namespace bf::jit {
@@ -28,6 +29,37 @@ std::optional<MatvecConf> MatvecConf::parse(std::string_view text) {
   if (text == "vnni")
     c.vnni = true;
   else if (text != "madd")
+    return std::nullopt;
+  return c;
+}
+
+std::string GemmConf::str() const {
+  return "t" + std::to_string(tokens) + "-g" + std::to_string(groups) + "-u" + std::to_string(unroll) + "-p" +
+         std::to_string(prefetch) + (vnni ? "-vnni" : "-madd");
+}
+
+namespace {
+
+// "<k0><int>-<k1><int>-...-vnni|madd" into `fields` (keys[i] before fields[i]), and
+// whether the dot is vnni; false when the text is not of that form.
+template <size_t N>
+bool parse_knobs(std::string_view text, const char (&keys)[N], int* const (&fields)[N], bool& vnni) {
+  for (size_t i = 0; i < N; ++i) {
+    if (text.empty() || text[0] != keys[i]) return false;
+    const char* end = text.data() + text.size();
+    auto [next, ec] = std::from_chars(text.data() + 1, end, *fields[i]);
+    if (ec != std::errc() || next == end || *next != '-') return false;
+    text.remove_prefix(static_cast<size_t>(next + 1 - text.data()));
+  }
+  vnni = text == "vnni";
+  return vnni || text == "madd";
+}
+
+}  // namespace
+
+std::optional<GemmConf> GemmConf::parse(std::string_view text) {
+  GemmConf c;
+  if (!parse_knobs(text, {'t', 'g', 'u', 'p'}, {&c.tokens, &c.groups, &c.unroll, &c.prefetch}, c.vnni))
     return std::nullopt;
   return c;
 }
@@ -66,28 +98,43 @@ const KernelRegistry& builtin() {
 
 bool has_avx_vnni(const CpuInfo& cpu) { return cpu.avx_vnni; }
 
-std::unique_ptr<GeneratedKernel> make_kernel(DType type, IsaLevel isa, int64_t rows, int64_t cols,
-                                             const MatvecConf& conf, std::span<const uint8_t> code) {
-  const Variant* hand = builtin().find(hand_written_name(type, isa, conf.vnni));
+// What a generated kernel's variant says beyond its hand-written twin's layout.
+struct KernelKind {
+  const char* tag;     // "jit" (token-step matvec) or "gemm"
+  int groups;          // row groups a step takes: the split grain
+  int32_t max_tokens;  // the variant's
+};
+
+std::unique_ptr<GeneratedKernel> wrap(DType type, IsaLevel isa, int64_t rows, int64_t cols, bool vnni,
+                                      const std::string& conf_text, const KernelKind& kind,
+                                      std::span<const uint8_t> code) {
+  const Variant* hand = builtin().find(hand_written_name(type, isa, vnni));
   if (!hand || code.empty()) return nullptr;
   auto k = std::make_unique<GeneratedKernel>();
   k->buffer = std::make_unique<CodeBuffer>(code);
-  k->conf = conf;
+  k->conf_text = conf_text;
   k->rows = rows;
   k->cols = cols;
   Variant& v = k->variant;
-  v.name = hand->name + ".jit." + conf.str() + "." + std::to_string(rows) + "x" + std::to_string(cols);
+  v.name = hand->name + "." + kind.tag + "." + conf_text + "." + std::to_string(rows) + "x" + std::to_string(cols);
   v.op = OpKind::Matmul;
   v.type = type;
   v.isa = isa;
-  v.usable = isa == IsaLevel::Avx2 && conf.vnni ? has_avx_vnni : nullptr;
+  v.usable = isa == IsaLevel::Avx2 && vnni ? has_avx_vnni : nullptr;
   v.fn = reinterpret_cast<KernelFn>(const_cast<void*>(k->buffer->entry()));
-  v.split.grain = conf.groups * (isa == IsaLevel::Avx2 ? 8 : 16);
-  v.max_tokens = 1;
+  v.split.grain = kind.groups * (isa == IsaLevel::Avx2 ? 8 : 16);
+  v.max_tokens = kind.max_tokens;
   v.input = MatmulInput::Q8;
   v.layout = hand->layout;
   v.repack = hand->repack;
   v.accepts = hand->accepts;
+  return k;
+}
+
+std::unique_ptr<GeneratedKernel> make_kernel(DType type, IsaLevel isa, int64_t rows, int64_t cols,
+                                             const MatvecConf& conf, std::span<const uint8_t> code) {
+  auto k = wrap(type, isa, rows, cols, conf.vnni, conf.str(), {"jit", conf.groups, 1}, code);
+  if (k) k->conf = conf;
   return k;
 }
 
@@ -128,6 +175,64 @@ std::unique_ptr<GeneratedKernel> load_matvec(DType type, IsaLevel isa, int64_t r
   MatvecPlan plan;
   if (!MatvecPlan::make(type, isa, rows, cols, plan) || !conf_fits(plan, conf, isa)) return nullptr;
   return make_kernel(type, isa, rows, cols, conf, code);
+}
+
+namespace {
+
+bool gemm_knobs_legal(const GemmConf& c) {
+  return c.tokens >= 1 && c.tokens <= 8 && (c.groups == 1 || c.groups == 2 || c.groups == 4) &&
+         (c.unroll == 1 || c.unroll == 2 || c.unroll == 4) && c.prefetch >= 0 && c.prefetch <= 65536 &&
+         c.prefetch % 64 == 0;
+}
+
+// The plan of a GEMM: the matvec's, with room for every token offset of a tile in a
+// 32-bit displacement.
+bool gemm_plan(DType type, IsaLevel isa, int64_t rows, int64_t cols, MatvecPlan& plan) {
+  return cols <= (int64_t{1} << 24) && MatvecPlan::make(type, isa, rows, cols, plan);
+}
+
+bool gemm_conf_fits(const MatvecPlan& plan, const GemmConf& c, IsaLevel isa) {
+  return gemm_knobs_legal(c) && (isa == IsaLevel::Avx2 || c.vnni == (isa == IsaLevel::Avx512Vnni)) &&
+         gemm_vector_registers(plan, c) <= register_file(plan);
+}
+
+std::unique_ptr<GeneratedKernel> make_gemm_kernel(DType type, IsaLevel isa, int64_t rows, int64_t cols,
+                                                  const GemmConf& conf, std::span<const uint8_t> code) {
+  return wrap(type, isa, rows, cols, conf.vnni, conf.str(), {"gemm", conf.groups, 0}, code);
+}
+
+}  // namespace
+
+std::vector<GemmConf> gemm_knob_space(DType type, IsaLevel isa) {
+  MatvecPlan plan;
+  if (!gemm_plan(type, isa, 1, 32, plan)) return {};
+  // t, g, u, p: tiles from tall to wide; those over the register file drop out.
+  const GemmConf base[] = {
+      {4, 2, 1, 0}, {6, 2, 1, 0}, {3, 4, 1, 0}, {8, 1, 1, 0}, {4, 2, 2, 0}, {4, 2, 1, 2048},
+      {3, 2, 1, 0}, {2, 2, 1, 0}, {4, 1, 1, 0}, {5, 1, 1, 0}, {3, 1, 2, 0},
+  };
+  std::vector<GemmConf> out;
+  for (bool vnni : {false, true})
+    for (GemmConf c : base) {
+      c.vnni = vnni;
+      if (gemm_conf_fits(plan, c, isa)) out.push_back(c);
+    }
+  return out;
+}
+
+std::unique_ptr<GeneratedKernel> generate_gemm(DType type, IsaLevel isa, const CpuInfo& cpu, int64_t rows,
+                                               int64_t cols, const GemmConf& conf) {
+  MatvecPlan plan;
+  if (!gemm_plan(type, isa, rows, cols, plan) || !gemm_conf_fits(plan, conf, isa)) return nullptr;
+  if (!cpu.has(isa) || (isa == IsaLevel::Avx2 && conf.vnni && !cpu.avx_vnni)) return nullptr;
+  return make_gemm_kernel(type, isa, rows, cols, conf, emit_gemm(plan, conf));
+}
+
+std::unique_ptr<GeneratedKernel> load_gemm(DType type, IsaLevel isa, int64_t rows, int64_t cols, const GemmConf& conf,
+                                           std::span<const uint8_t> code) {
+  MatvecPlan plan;
+  if (!gemm_plan(type, isa, rows, cols, plan) || !gemm_conf_fits(plan, conf, isa)) return nullptr;
+  return make_gemm_kernel(type, isa, rows, cols, conf, code);
 }
 
 }  // namespace bf::jit
