@@ -113,7 +113,7 @@ void BM_Gemm(benchmark::State& s, Level level, DType type, Shape sh, int n_token
     for (const Level& l : kLevels)
       for (const Shape& sh : kShapes)
         for (int n : {64, 128}) {
-          const std::string key = dtype_key(type);
+          const std::string key(dtype_key(type));
           const std::string base =
               "jit_gemm/" + key + "/" + l.name + "/" + sh.name + "/T" + std::to_string(n) + "/";
           RegisterBenchmark((base + "hand").c_str(), BM_Hand, "matmul." + key + "." + l.name + "." + l.layout,

@@ -85,7 +85,9 @@ TEST(JitGemmKnobSpace, AHandfulPerCoveredTypeAndLevelNoneElsewhere) {
 TEST(JitGemm, RefusesWhatItCannotGenerate) {
   const CpuInfo& cpu = CpuInfo::host();
   const jit::GemmConf c{2, 1, 1, 0, false};  // fits every level's register file
-  if (cpu.has(IsaLevel::Avx2)) EXPECT_NE(jit::generate_gemm(DType::Q8_0, IsaLevel::Avx2, cpu, 16, 64, c), nullptr);
+  if (cpu.has(IsaLevel::Avx2)) {
+    EXPECT_NE(jit::generate_gemm(DType::Q8_0, IsaLevel::Avx2, cpu, 16, 64, c), nullptr);
+  }
   EXPECT_EQ(jit::generate_gemm(DType::Q8_0, IsaLevel::Avx2, cpu, 16, 48, c), nullptr) << "cols not whole blocks";
   EXPECT_EQ(jit::generate_gemm(DType::Q8_0, IsaLevel::Avx2, cpu, 0, 64, c), nullptr) << "no rows";
   EXPECT_EQ(jit::generate_gemm(DType::F32, IsaLevel::Avx2, cpu, 16, 64, c), nullptr) << "no generator";
