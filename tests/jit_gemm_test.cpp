@@ -63,9 +63,10 @@ TEST(JitGemmConf, StringRoundTripsAndRejectsMalformed) {
         ASSERT_TRUE(back.has_value()) << c.str();
         EXPECT_EQ(*back, c) << c.str();
       }
-  EXPECT_EQ(jit::GemmConf::parse("t6-g1-u2-p1024-madd")->str(), "t6-g1-u2-p1024-madd");
-  for (const char* bad : {"", "t4", "t4-g2-u1-p0", "t4-g2-u1-p0-", "t4-g2-u1-p0-fast", "g2-t4-u1-p0-vnni",
-                          "tx-g2-u1-p0-vnni", "t4-g2-u1-p0-vnnix", "t4--g2-u1-p0-vnni", "g4-a1-u1-p0-vnni"})
+  EXPECT_EQ(jit::GemmConf::parse("t6-g1-u2-k8-p1024-madd")->str(), "t6-g1-u2-k8-p1024-madd");
+  for (const char* bad : {"", "t4", "t4-g2-u1-k0-p0", "t4-g2-u1-k0-p0-", "t4-g2-u1-k0-p0-fast", "g2-t4-u1-k0-p0-vnni",
+                          "tx-g2-u1-k0-p0-vnni", "t4-g2-u1-k0-p0-vnnix", "t4--g2-u1-k0-p0-vnni", "t4-g2-u1-p0-vnni",
+                          "g4-a1-u1-p0-vnni"})
     EXPECT_FALSE(jit::GemmConf::parse(bad).has_value()) << bad;
 }
 
@@ -84,7 +85,7 @@ TEST(JitGemmKnobSpace, AHandfulPerCoveredTypeAndLevelNoneElsewhere) {
 
 TEST(JitGemm, RefusesWhatItCannotGenerate) {
   const CpuInfo& cpu = CpuInfo::host();
-  const jit::GemmConf c{2, 1, 1, 0, false};  // fits every level's register file
+  const jit::GemmConf c{2, 1, 1, 0, 0, false};  // fits every level's register file
   if (cpu.has(IsaLevel::Avx2)) {
     EXPECT_NE(jit::generate_gemm(DType::Q8_0, IsaLevel::Avx2, cpu, 16, 64, c), nullptr);
   }

@@ -89,10 +89,13 @@ constexpr int kArgOut = offsetof(MatmulArgs, out);
 constexpr int kArgStride = offsetof(MatmulArgs, out_stride);
 constexpr int kArgTokens = offsetof(MatmulArgs, n_tokens);
 
-// Stack frame: the tile's per-token corrections, then the tokens left in the step.
+// Stack frame: the tile's per-token corrections, the tokens left in the step, and the
+// current K chunk's blocks [begin, end) as 4 * block.
 constexpr int kFrameCorr = 0;
 constexpr int kFrameLeft = 64;
-constexpr int kFrameBytes = 72;
+constexpr int kFrameChunk0 = 72;
+constexpr int kFrameChunk1 = 80;
+constexpr int kFrameBytes = 88;
 
 class GemmGen : public CodeGenerator {
  public:
@@ -200,7 +203,29 @@ class GemmGen : public CodeGenerator {
 
   // Every token of the call over row groups rg_ .. rg_ + groups - 1: full tiles, then
   // the narrower tile of the tokens left (one code path per width).
+  // With K chunks (conf.chunk blocks), the step runs chunk after chunk, every token tile
+  // over one chunk before the next, so that the chunk's weights stay in L1 for all tiles.
   void step(int groups) {
+    if (!chunked()) return token_tiles(groups);
+    Label chunk_loop;
+    mov(qword[rsp + kFrameChunk0], 0);
+    L(chunk_loop);
+    mov(rax, qword[rsp + kFrameChunk0]);
+    add(rax, 4 * c_.chunk);
+    mov(b4_, 4 * p_.blocks);
+    cmp(rax, b4_);
+    cmovg(rax, b4_);
+    mov(qword[rsp + kFrameChunk1], rax);
+    token_tiles(groups);
+    mov(rax, qword[rsp + kFrameChunk1]);
+    mov(qword[rsp + kFrameChunk0], rax);
+    cmp(rax, 4 * p_.blocks);
+    jl(chunk_loop, T_NEAR);
+  }
+
+  bool chunked() const { return c_.chunk > 0 && c_.chunk < p_.blocks; }
+
+  void token_tiles(int groups) {
     Label full, tails, end;
     mov(x_, ptr[args_ + kArgQs]);
     mov(xd_, ptr[args_ + kArgD]);
@@ -275,6 +300,7 @@ class GemmGen : public CodeGenerator {
     step_pointers();
     for (int g = 0; g < groups; ++g)
       for (int t = 0; t < tokens; ++t) vzero(facc(g, t));
+    if (chunked()) return chunk_tile(groups, tokens);
     xor_(b4_, b4_);
     const int64_t loops = p_.blocks / c_.unroll, rest = p_.blocks % c_.unroll;
     if (loops > 0) {
@@ -286,6 +312,45 @@ class GemmGen : public CodeGenerator {
     }
     for (int64_t u = 0; u < rest; ++u) block(groups, tokens);
     store(groups, tokens);
+  }
+
+  // The blocks of the current chunk: conf.unroll at a time while they last, then one at
+  // a time; the first chunk stores its sums, the others add theirs to the output.
+  void chunk_tile(int groups, int tokens) {
+    Label multi, singles, one, first, done;
+    mov(b4_, qword[rsp + kFrameChunk0]);
+    mov(rax, b4_);
+    shr(rax, 2);
+    imul(rax, val_step_);
+    add(val_, rax);
+    mov(rax, b4_);
+    shr(rax, 2);
+    imul(rax, scl_step_);
+    add(scl_, rax);
+    if (c_.unroll > 1) {
+      L(multi);
+      lea(rax, ptr[b4_ + 4 * c_.unroll]);
+      cmp(rax, qword[rsp + kFrameChunk1]);
+      jg(singles, T_NEAR);
+      for (int u = 0; u < c_.unroll; ++u) block(groups, tokens);
+      jmp(multi, T_NEAR);
+    }
+    L(singles);
+    cmp(b4_, qword[rsp + kFrameChunk1]);
+    jge(first, T_NEAR);
+    L(one);
+    block(groups, tokens);
+    cmp(b4_, qword[rsp + kFrameChunk1]);
+    jl(one, T_NEAR);
+    L(first);
+    cmp(qword[rsp + kFrameChunk0], 0);
+    jne(done, T_NEAR);
+    store(groups, tokens);
+    Label end;
+    jmp(end, T_NEAR);
+    L(done);
+    store(groups, tokens, true);
+    L(end);
   }
 
   Address value(int g, int64_t at) { return ptr[val_ + static_cast<int>(g * p_.group_values + at)]; }
@@ -416,7 +481,7 @@ class GemmGen : public CodeGenerator {
   // Stores the tile's rows that lie in [begin, end), token after token. The block
   // loop's registers are free by now: rcx = hi, r13 = lo, r14 = mask, r12 = address,
   // r15 = the output stride in bytes.
-  void store(int groups, int tokens) {
+  void store(int groups, int tokens, bool add_to_output = false) {
     mov(scl_step_, ptr[args_ + kArgStride]);
     shl(scl_step_, 2);
     for (int g = 0; g < groups; ++g) {
@@ -455,10 +520,16 @@ class GemmGen : public CodeGenerator {
       }
       lea(val_, ptr[out_ + rax * 4]);
       for (int t = 0; t < tokens; ++t) {
-        if (p_.zmm)
+        if (p_.zmm) {
+          if (add_to_output) vaddps(facc(g, t) | k1 | T_z, facc(g, t), ptr[val_]);  // masked lanes never load
           vmovups(ptr[val_] | k1, facc(g, t));
-        else
+        } else {
+          if (add_to_output) {
+            vmaskmovps(v(r_.bx), mask, ptr[val_]);
+            vaddps(facc(g, t), facc(g, t), v(r_.bx));
+          }
           vmaskmovps(ptr[val_], mask, facc(g, t));
+        }
         if (t + 1 < tokens) add(val_, scl_step_);
       }
     }
@@ -472,7 +543,7 @@ std::vector<uint8_t> emit_gemm(const MatvecPlan& plan, const GemmConf& conf) {
   // instructions of at most 12 bytes; there are 2 * tokens tiles (two step widths), each
   // with fewer than 2 * unroll blocks.
   const size_t per_block = 1024 + static_cast<size_t>(conf.groups * conf.tokens + conf.groups + conf.tokens) * 8 * 5 * 12;
-  const size_t bound = 16384 + static_cast<size_t>(2 * conf.tokens) * (2 * conf.unroll) * per_block;
+  const size_t bound = 16384 + static_cast<size_t>(2 * conf.tokens) * (2 * conf.unroll + 1) * per_block;
   std::vector<uint8_t> buf(bound);
   try {
     GemmGen gen(plan, conf, buf.data(), buf.size());

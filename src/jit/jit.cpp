@@ -34,8 +34,8 @@ std::optional<MatvecConf> MatvecConf::parse(std::string_view text) {
 }
 
 std::string GemmConf::str() const {
-  return "t" + std::to_string(tokens) + "-g" + std::to_string(groups) + "-u" + std::to_string(unroll) + "-p" +
-         std::to_string(prefetch) + (vnni ? "-vnni" : "-madd");
+  return "t" + std::to_string(tokens) + "-g" + std::to_string(groups) + "-u" + std::to_string(unroll) + "-k" +
+         std::to_string(chunk) + "-p" + std::to_string(prefetch) + (vnni ? "-vnni" : "-madd");
 }
 
 namespace {
@@ -59,7 +59,7 @@ bool parse_knobs(std::string_view text, const char (&keys)[N], int* const (&fiel
 
 std::optional<GemmConf> GemmConf::parse(std::string_view text) {
   GemmConf c;
-  if (!parse_knobs(text, {'t', 'g', 'u', 'p'}, {&c.tokens, &c.groups, &c.unroll, &c.prefetch}, c.vnni))
+  if (!parse_knobs(text, {'t', 'g', 'u', 'k', 'p'}, {&c.tokens, &c.groups, &c.unroll, &c.chunk, &c.prefetch}, c.vnni))
     return std::nullopt;
   return c;
 }
@@ -181,7 +181,7 @@ namespace {
 
 bool gemm_knobs_legal(const GemmConf& c) {
   return c.tokens >= 1 && c.tokens <= 8 && (c.groups == 1 || c.groups == 2 || c.groups == 4) &&
-         (c.unroll == 1 || c.unroll == 2 || c.unroll == 4) && c.prefetch >= 0 && c.prefetch <= 65536 &&
+         (c.unroll == 1 || c.unroll == 2 || c.unroll == 4) && c.chunk >= 0 && c.chunk <= (1 << 20) && c.prefetch >= 0 && c.prefetch <= 65536 &&
          c.prefetch % 64 == 0;
 }
 
@@ -206,14 +206,15 @@ std::unique_ptr<GeneratedKernel> make_gemm_kernel(DType type, IsaLevel isa, int6
 std::vector<GemmConf> gemm_knob_space(DType type, IsaLevel isa) {
   MatvecPlan plan;
   if (!gemm_plan(type, isa, 1, 32, plan)) return {};
-  // t, g, u, p, best first on Zen 5 (zmm): 2 row groups x 5-7 tokens, then the same
+  // t, g, u, k, p, best first on Zen 5 (zmm): 2 row groups x 5-7 tokens, then the same
   // with one knob moved, then narrower tiles for the smaller register files. Those over
   // the register file drop out; at most kMaxConfs per dot kind stay.
   constexpr size_t kMaxConfs = 10;
   const GemmConf base[] = {
-      {6, 2, 1, 0}, {7, 2, 1, 0}, {5, 2, 1, 0}, {4, 2, 1, 0}, {6, 2, 2, 0}, {6, 2, 1, 1024},
-      {3, 4, 1, 0}, {8, 1, 1, 0}, {3, 2, 1, 0}, {2, 2, 1, 0}, {5, 1, 1, 0}, {6, 1, 1, 0},
-      {7, 1, 1, 0}, {4, 1, 1, 0}, {3, 1, 1, 0}, {2, 1, 1, 0},
+      {6, 2, 1, 0, 0}, {7, 2, 1, 0, 0}, {6, 2, 1, 16, 0}, {6, 2, 2, 32, 0}, {5, 2, 1, 0, 0}, {4, 2, 1, 0, 0},
+      {6, 2, 2, 0, 0}, {6, 2, 1, 0, 1024}, {3, 4, 1, 16, 0}, {8, 1, 1, 0, 0}, {3, 2, 1, 0, 0}, {2, 2, 1, 0, 0},
+      {5, 1, 1, 0, 0}, {3, 2, 1, 16, 0}, {4, 1, 1, 32, 0}, {6, 1, 1, 0, 0}, {7, 1, 1, 0, 0}, {4, 1, 1, 0, 0},
+      {3, 1, 1, 0, 0}, {2, 1, 1, 0, 0},
   };
   std::vector<GemmConf> out;
   for (bool vnni : {false, true}) {

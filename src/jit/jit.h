@@ -56,11 +56,12 @@ struct MatvecConf {
 std::vector<MatvecConf> knob_space(DType type, IsaLevel isa);
 
 // The knobs of a generated prompt GEMM; with (type, isa, rows, cols) the kernel's
-// identity. Text form (str/parse): "t4-g2-u1-p0-vnni".
+// identity. Text form (str/parse): "t4-g2-u1-k0-p0-vnni".
 struct GemmConf {
   int tokens = 4;     // tokens per tile (t): 1..8, each weight load serves them all
   int groups = 2;     // row groups per tile (g): 1, 2 or 4; r16 tiles stay inside a set of 4
   int unroll = 1;     // blocks per loop iteration (u): 1, 2 or 4, the rest straight after
+  int chunk = 0;      // K chunk (k): blocks every token tile runs before the next chunk, 0: all
   int prefetch = 0;   // bytes ahead in each row group's value stream (p), 0: none
   bool vnni = false;  // vpdpbusd ("vnni") rather than vpmaddubsw + vpmaddwd ("madd")
 
