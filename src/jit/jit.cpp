@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "jit/code_buffer.h"
+#include "jit/gemm_gen.h"
 #include "jit/matvec_gen.h"
 
 namespace bf::jit {
@@ -31,6 +32,37 @@ std::optional<MatvecConf> MatvecConf::parse(std::string_view text) {
   if (text == "vnni")
     c.vnni = true;
   else if (text != "madd")
+    return std::nullopt;
+  return c;
+}
+
+std::string GemmConf::str() const {
+  return "t" + std::to_string(tokens) + "-g" + std::to_string(groups) + "-u" + std::to_string(unroll) + "-k" +
+         std::to_string(chunk) + "-p" + std::to_string(prefetch) + (vnni ? "-vnni" : "-madd");
+}
+
+namespace {
+
+// "<k0><int>-<k1><int>-...-vnni|madd" into `fields` (keys[i] before fields[i]), and
+// whether the dot is vnni; false when the text is not of that form.
+template <size_t N>
+bool parse_knobs(std::string_view text, const char (&keys)[N], int* const (&fields)[N], bool& vnni) {
+  for (size_t i = 0; i < N; ++i) {
+    if (text.empty() || text[0] != keys[i]) return false;
+    const char* end = text.data() + text.size();
+    auto [next, ec] = std::from_chars(text.data() + 1, end, *fields[i]);
+    if (ec != std::errc() || next == end || *next != '-') return false;
+    text.remove_prefix(static_cast<size_t>(next + 1 - text.data()));
+  }
+  vnni = text == "vnni";
+  return vnni || text == "madd";
+}
+
+}  // namespace
+
+std::optional<GemmConf> GemmConf::parse(std::string_view text) {
+  GemmConf c;
+  if (!parse_knobs(text, {'t', 'g', 'u', 'k', 'p'}, {&c.tokens, &c.groups, &c.unroll, &c.chunk, &c.prefetch}, c.vnni))
     return std::nullopt;
   return c;
 }
@@ -73,29 +105,43 @@ const KernelRegistry& builtin() {
 
 bool has_avx_vnni(const CpuInfo& cpu) { return cpu.avx_vnni; }
 
-std::unique_ptr<GeneratedKernel> make_kernel(const MatvecPlan& plan, IsaLevel isa, const MatvecConf& conf,
-                                             std::span<const uint8_t> code) {
+// What a generated kernel's variant says beyond its hand-written twin's layout.
+struct KernelKind {
+  const char* tag;     // "jit" (token-step matvec) or "gemm"
+  int groups;          // row groups a step takes: with the plan's lanes, the split grain
+  int32_t max_tokens;  // the variant's
+};
+
+std::unique_ptr<GeneratedKernel> wrap(const MatvecPlan& plan, IsaLevel isa, bool vnni, const std::string& conf_text,
+                                      const KernelKind& kind, std::span<const uint8_t> code) {
   const DType type = plan.type;
-  const Variant* hand = builtin().find(hand_written_name(type, isa, conf.vnni));
+  const Variant* hand = builtin().find(hand_written_name(type, isa, vnni));
   if (!hand || code.empty()) return nullptr;
   auto k = std::make_unique<GeneratedKernel>();
   k->buffer = load_code(code);
-  k->conf = conf;
+  k->conf_text = conf_text;
   k->rows = plan.rows;
   k->cols = plan.cols;
   Variant& v = k->variant;
-  v.name = hand->name + ".jit." + conf.str() + "." + std::to_string(plan.rows) + "x" + std::to_string(plan.cols);
+  v.name = hand->name + "." + kind.tag + "." + conf_text + "." + std::to_string(plan.rows) + "x" + std::to_string(plan.cols);
   v.op = OpKind::Matmul;
   v.type = type;
   v.isa = isa;
-  v.usable = isa == IsaLevel::Avx2 && conf.vnni ? has_avx_vnni : nullptr;
+  v.usable = isa == IsaLevel::Avx2 && vnni ? has_avx_vnni : nullptr;
   v.fn = reinterpret_cast<KernelFn>(const_cast<void*>(k->buffer->entry()));
-  v.split.grain = conf.groups * plan.lanes;
-  v.max_tokens = 1;
+  v.split.grain = kind.groups * plan.lanes;
+  v.max_tokens = kind.max_tokens;
   v.input = MatmulInput::Q8;
   v.layout = hand->layout;
   v.repack = hand->repack;
   v.accepts = hand->accepts;
+  return k;
+}
+
+std::unique_ptr<GeneratedKernel> make_kernel(const MatvecPlan& plan, IsaLevel isa, const MatvecConf& conf,
+                                             std::span<const uint8_t> code) {
+  auto k = wrap(plan, isa, conf.vnni, conf.str(), {"jit", conf.groups, 1}, code);
+  if (k) k->conf = conf;
   return k;
 }
 
@@ -139,6 +185,74 @@ std::unique_ptr<GeneratedKernel> load_matvec(DType type, IsaLevel isa, int64_t r
   MatvecPlan plan;
   if (!MatvecPlan::make(type, isa, rows, cols, plan) || !conf_fits(plan, conf, isa)) return nullptr;
   return make_kernel(plan, isa, conf, code);
+}
+
+namespace {
+
+bool gemm_knobs_legal(const GemmConf& c) {
+  return c.tokens >= 1 && c.tokens <= 8 && (c.groups == 1 || c.groups == 2 || c.groups == 4) &&
+         (c.unroll == 1 || c.unroll == 2 || c.unroll == 4) && c.chunk >= 0 && c.chunk <= (1 << 20) && c.prefetch >= 0 && c.prefetch <= 65536 &&
+         c.prefetch % 64 == 0;
+}
+
+// The plan of a GEMM: the matvec's, with room for every token offset of a tile in a
+// 32-bit displacement.
+bool gemm_plan(DType type, IsaLevel isa, int64_t rows, int64_t cols, MatvecPlan& plan) {
+  return cols <= (int64_t{1} << 24) && MatvecPlan::make(type, isa, rows, cols, plan);
+}
+
+bool gemm_conf_fits(const MatvecPlan& plan, const GemmConf& c, IsaLevel isa) {
+  return gemm_knobs_legal(c) && (isa == IsaLevel::Avx2 || c.vnni == (isa == IsaLevel::Avx512Vnni)) &&
+         gemm_vector_registers(plan, c) <= register_file(plan);
+}
+
+std::unique_ptr<GeneratedKernel> make_gemm_kernel(const MatvecPlan& plan, IsaLevel isa, const GemmConf& conf,
+                                                  std::span<const uint8_t> code) {
+  return wrap(plan, isa, conf.vnni, conf.str(), {"gemm", conf.groups, 0}, code);
+}
+
+}  // namespace
+
+std::vector<GemmConf> gemm_knob_space(DType type, IsaLevel isa) {
+  MatvecPlan plan;
+  if (!gemm_plan(type, isa, 1, 32, plan)) return {};
+  // t, g, u, k, p, best first on Zen 5 (zmm): 2 row groups x 5-7 tokens, then the same
+  // with one knob moved, then narrower tiles for the smaller register files. Those over
+  // the register file drop out; at most kMaxConfs per dot kind stay.
+  constexpr size_t kMaxConfs = 10;
+  const GemmConf base[] = {
+      {6, 2, 1, 0, 0}, {7, 2, 1, 0, 0}, {6, 2, 1, 16, 0}, {6, 2, 2, 32, 0}, {5, 2, 1, 0, 0}, {4, 2, 1, 0, 0},
+      {6, 2, 2, 0, 0}, {6, 2, 1, 0, 1024}, {3, 4, 1, 16, 0}, {8, 1, 1, 0, 0}, {3, 2, 1, 0, 0}, {2, 2, 1, 0, 0},
+      {5, 1, 1, 0, 0}, {3, 2, 1, 16, 0}, {4, 1, 1, 32, 0}, {6, 1, 1, 0, 0}, {7, 1, 1, 0, 0}, {4, 1, 1, 0, 0},
+      {3, 1, 1, 0, 0}, {2, 1, 1, 0, 0},
+  };
+  std::vector<GemmConf> out;
+  for (bool vnni : {false, true}) {
+    size_t taken = 0;
+    for (GemmConf c : base) {
+      c.vnni = vnni;
+      if (taken < kMaxConfs && gemm_conf_fits(plan, c, isa)) {
+        out.push_back(c);
+        ++taken;
+      }
+    }
+  }
+  return out;
+}
+
+std::unique_ptr<GeneratedKernel> generate_gemm(DType type, IsaLevel isa, const CpuInfo& cpu, int64_t rows,
+                                               int64_t cols, const GemmConf& conf) {
+  MatvecPlan plan;
+  if (!gemm_plan(type, isa, rows, cols, plan) || !gemm_conf_fits(plan, conf, isa)) return nullptr;
+  if (!cpu.has(isa) || (isa == IsaLevel::Avx2 && conf.vnni && !cpu.avx_vnni)) return nullptr;
+  return make_gemm_kernel(plan, isa, conf, emit_gemm(plan, conf));
+}
+
+std::unique_ptr<GeneratedKernel> load_gemm(DType type, IsaLevel isa, int64_t rows, int64_t cols, const GemmConf& conf,
+                                           std::span<const uint8_t> code) {
+  MatvecPlan plan;
+  if (!gemm_plan(type, isa, rows, cols, plan) || !gemm_conf_fits(plan, conf, isa)) return nullptr;
+  return make_gemm_kernel(plan, isa, conf, code);
 }
 
 }  // namespace bf::jit

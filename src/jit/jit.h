@@ -15,6 +15,10 @@
 // The code loops over n_tokens (each token re-streams the weights), so it is correct
 // for any batch, but it is written for token steps: its variant says max_tokens = 1.
 //
+// Generated prompt GEMMs (n_tokens > 1, jit/gemm_gen.cpp) read the same layouts: a tile
+// of conf.tokens tokens x conf.groups row groups shares every weight load and activation
+// broadcast. Their variants take any n_tokens (max_tokens = 0), a token step included.
+//
 // Memory is W^X (jit/code_buffer.h): written while read+write, then read+execute.
 #pragma once
 #include <cstdint>
@@ -51,6 +55,25 @@ struct MatvecConf {
 // Avx512Vnni only "vnni". Empty when no generator covers (type, isa).
 std::vector<MatvecConf> knob_space(DType type, IsaLevel isa);
 
+// The knobs of a generated prompt GEMM; with (type, isa, rows, cols) the kernel's
+// identity. Text form (str/parse): "t4-g2-u1-k0-p0-vnni".
+struct GemmConf {
+  int tokens = 4;     // tokens per tile (t): 1..8, each weight load serves them all
+  int groups = 2;     // row groups per tile (g): 1, 2 or 4; r16 tiles stay inside a set of 4
+  int unroll = 1;     // blocks per loop iteration (u): 1, 2 or 4, the rest straight after
+  int chunk = 0;      // K chunk (k): blocks every token tile runs before the next chunk, 0: all
+  int prefetch = 0;   // bytes ahead in each row group's value stream (p), 0: none
+  bool vnni = false;  // vpdpbusd ("vnni") rather than vpmaddubsw + vpmaddwd ("madd")
+
+  std::string str() const;
+  static std::optional<GemmConf> parse(std::string_view text);  // nullopt: not a conf
+  bool operator==(const GemmConf&) const = default;
+};
+
+// The candidate GEMM confs for (type, isa), each within the ISA's register file; the
+// dot kinds per level as in knob_space. Empty when no generator covers (type, isa).
+std::vector<GemmConf> gemm_knob_space(DType type, IsaLevel isa);
+
 // A generated kernel and the variant that runs it. Owns the code memory; `variant.fn`
 // points into it, so the variant lives exactly as long as this object. The variant
 // computes only the rows x cols it was generated for (its name ends in them): its
@@ -58,7 +81,8 @@ std::vector<MatvecConf> knob_space(DType type, IsaLevel isa);
 // generated variants by shape.
 struct GeneratedKernel {
   Variant variant;
-  MatvecConf conf;
+  MatvecConf conf;       // a matvec's knobs (default for a GEMM)
+  std::string conf_text;  // the knobs' text form, MatvecConf or GemmConf str()
   int64_t rows = 0, cols = 0;
   std::unique_ptr<CodeBuffer> buffer;  // the code memory, read+execute
   std::span<const uint8_t> code() const;
@@ -78,5 +102,14 @@ std::unique_ptr<GeneratedKernel> generate_matvec(DType type, IsaLevel isa, const
 // arguments are not a generatable kernel or `code` is empty.
 std::unique_ptr<GeneratedKernel> load_matvec(DType type, IsaLevel isa, int64_t rows, int64_t cols,
                                              const MatvecConf& conf, std::span<const uint8_t> code);
+
+// The prompt GEMM for a rows x cols weight of `type` in the layout of the hand-written
+// variant of `isa`, for any n_tokens; nullptr in the cases generate_matvec gives it.
+std::unique_ptr<GeneratedKernel> generate_gemm(DType type, IsaLevel isa, const CpuInfo& cpu, int64_t rows,
+                                               int64_t cols, const GemmConf& conf);
+
+// Like load_matvec, for code saved from a generate_gemm kernel.
+std::unique_ptr<GeneratedKernel> load_gemm(DType type, IsaLevel isa, int64_t rows, int64_t cols, const GemmConf& conf,
+                                           std::span<const uint8_t> code);
 
 }  // namespace bf::jit

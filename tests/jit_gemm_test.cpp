@@ -1,0 +1,267 @@
+// Generated prompt GEMMs (src/jit/gemm_gen.cpp): every weight type x ISA target this CPU
+// has (the others skipped, named) x shapes (rows odd, below a group, not whole groups or
+// sets; cols 32..5632) x n_tokens 1..100 x every conf of the GEMM knob space, against the
+// 8-bit-input reference over uneven row ranges; saved code run from another address.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+#include "jit/jit.h"
+#include "kernels/variant.h"
+#include "test_weights.h"
+
+namespace bf {
+namespace {
+
+const KernelRegistry& registry() {
+  static const KernelRegistry r = KernelRegistry::builtin();
+  return r;
+}
+
+// What generate_gemm takes beside the type: a level, and at Avx2 the dot kind.
+struct Target {
+  const char* name;  // as in the hand-written variants' names
+  IsaLevel isa;
+  bool vnni;
+  const char* layout;
+  bool runs_here() const {
+    const CpuInfo& cpu = CpuInfo::host();
+    return cpu.has(isa) && !(isa == IsaLevel::Avx2 && vnni && !cpu.avx_vnni);
+  }
+};
+const Target kTargets[] = {
+    {"avx2", IsaLevel::Avx2, false, "r8"},
+    {"avxvnni", IsaLevel::Avx2, true, "r8"},
+    {"avx512", IsaLevel::Avx512, false, "r16"},
+    {"avx512vnni", IsaLevel::Avx512Vnni, true, "r16"},
+};
+const DType kTypes[] = {DType::Q8_0, DType::Q4_0};
+
+std::vector<jit::GemmConf> confs_for(DType type, const Target& t) {
+  std::vector<jit::GemmConf> out;
+  for (const jit::GemmConf& c : jit::gemm_knob_space(type, t.isa))
+    if (c.vnni == t.vnni) out.push_back(c);
+  return out;
+}
+
+TEST(JitGemmTargets, ReportWhichRunHere) {
+  std::string ran, skipped;
+  for (const Target& t : kTargets) (t.runs_here() ? ran : skipped).append(" ").append(t.name);
+  std::printf("[ jit gemm ] %s: generated GEMMs run at:%s; skipped (CPU lacks them):%s\n",
+              CpuInfo::host().brand.c_str(), ran.empty() ? " none" : ran.c_str(),
+              skipped.empty() ? " none" : skipped.c_str());
+  SUCCEED();
+}
+
+TEST(JitGemmConf, StringRoundTripsAndRejectsMalformed) {
+  for (DType type : kTypes)
+    for (const Target& t : kTargets)
+      for (const jit::GemmConf& c : confs_for(type, t)) {
+        const auto back = jit::GemmConf::parse(c.str());
+        ASSERT_TRUE(back.has_value()) << c.str();
+        EXPECT_EQ(*back, c) << c.str();
+      }
+  EXPECT_EQ(jit::GemmConf::parse("t6-g1-u2-k8-p1024-madd")->str(), "t6-g1-u2-k8-p1024-madd");
+  for (const char* bad : {"", "t4", "t4-g2-u1-k0-p0", "t4-g2-u1-k0-p0-", "t4-g2-u1-k0-p0-fast", "g2-t4-u1-k0-p0-vnni",
+                          "tx-g2-u1-k0-p0-vnni", "t4-g2-u1-k0-p0-vnnix", "t4--g2-u1-k0-p0-vnni", "t4-g2-u1-p0-vnni",
+                          "g4-a1-u1-p0-vnni"})
+    EXPECT_FALSE(jit::GemmConf::parse(bad).has_value()) << bad;
+}
+
+TEST(JitGemmKnobSpace, AHandfulPerCoveredTypeAndLevelNoneElsewhere) {
+  for (DType type : kTypes)
+    for (const Target& t : kTargets) {
+      const size_t n = confs_for(type, t).size();
+      EXPECT_GE(n, 3u) << dtype_key(type) << " " << t.name;
+      EXPECT_LE(n, 12u) << dtype_key(type) << " " << t.name;
+    }
+  EXPECT_TRUE(jit::gemm_knob_space(DType::F32, IsaLevel::Avx512Vnni).empty());
+  EXPECT_TRUE(jit::gemm_knob_space(DType::Q8_0, IsaLevel::Sse2).empty());
+  for (const jit::GemmConf& c : jit::gemm_knob_space(DType::Q8_0, IsaLevel::Avx512)) EXPECT_FALSE(c.vnni);
+  for (const jit::GemmConf& c : jit::gemm_knob_space(DType::Q4_0, IsaLevel::Avx512Vnni)) EXPECT_TRUE(c.vnni);
+}
+
+TEST(JitGemm, RefusesWhatItCannotGenerate) {
+  const CpuInfo& cpu = CpuInfo::host();
+  const jit::GemmConf c{2, 1, 1, 0, 0, false};  // fits every level's register file
+  if (cpu.has(IsaLevel::Avx2)) {
+    EXPECT_NE(jit::generate_gemm(DType::Q8_0, IsaLevel::Avx2, cpu, 16, 64, c), nullptr);
+  }
+  EXPECT_EQ(jit::generate_gemm(DType::Q8_0, IsaLevel::Avx2, cpu, 16, 48, c), nullptr) << "cols not whole blocks";
+  EXPECT_EQ(jit::generate_gemm(DType::Q8_0, IsaLevel::Avx2, cpu, 0, 64, c), nullptr) << "no rows";
+  EXPECT_EQ(jit::generate_gemm(DType::F32, IsaLevel::Avx2, cpu, 16, 64, c), nullptr) << "no generator";
+  jit::GemmConf odd = c;
+  odd.groups = 3;
+  EXPECT_EQ(jit::generate_gemm(DType::Q8_0, IsaLevel::Avx2, cpu, 16, 64, odd), nullptr) << "3 groups";
+  jit::GemmConf many = c;
+  many.tokens = 9;
+  EXPECT_EQ(jit::generate_gemm(DType::Q8_0, IsaLevel::Avx512, cpu, 16, 64, many), nullptr) << "9 tokens";
+  jit::GemmConf vnni = c;
+  vnni.vnni = true;
+  EXPECT_EQ(jit::generate_gemm(DType::Q8_0, IsaLevel::Avx512, cpu, 16, 64, vnni), nullptr) << "vnni is Avx512Vnni's";
+  jit::GemmConf wide = c;
+  wide.tokens = 4;  // 2 x (2 x 4) accumulators + 4 nibble registers + 5: more than a ymm file
+  wide.groups = 2;
+  EXPECT_EQ(jit::generate_gemm(DType::Q4_0, IsaLevel::Avx2, cpu, 16, 64, wide), nullptr) << "spills";
+  EXPECT_EQ(jit::generate_gemm(DType::Q8_0, IsaLevel::Avx512, cpu.capped(IsaLevel::Avx2), 16, 64, c), nullptr)
+      << "a CPU without the level gets nothing";
+}
+
+// Runs fn over [0, rows) in uneven pieces that start and end inside row groups.
+void run_uneven(KernelFn fn, const MatmulArgs& a, int64_t rows) {
+  const int64_t cuts[] = {0, rows / 3, rows / 3 + 1, rows * 2 / 3 + 1, rows};
+  for (int i = 0; i + 1 < 5; ++i) {
+    const int64_t b = std::min(cuts[i], rows), e = std::min(cuts[i + 1], rows);
+    if (b < e) fn(&a, b, e);
+  }
+}
+
+// The bound of variants_test: the same products summed in another order, a few ulps of
+// the summed magnitudes.
+std::vector<double> magnitudes(const TensorView& w, const test::Activations& x, int n_tokens) {
+  std::vector<double> m(static_cast<size_t>(w.rows * n_tokens));
+  for (int64_t r = 0; r < w.rows; ++r) {
+    const std::vector<float> row = test::dequantized_row(w, r);
+    for (int t = 0; t < n_tokens; ++t)
+      for (int64_t j = 0; j < w.cols; ++j) m[r * n_tokens + t] += std::fabs(row[j] * x.dequantized(t, j));
+  }
+  return m;
+}
+
+struct Case {
+  DType type;
+  Target target;
+};
+
+void PrintTo(const Case& c, std::ostream* os) { *os << dtype_key(c.type) << " " << c.target.name; }
+
+std::string case_name(const ::testing::TestParamInfo<Case>& info) {
+  return std::string(dtype_key(info.param.type)) + "_" + info.param.target.name;
+}
+
+class JitGemmTest : public ::testing::TestWithParam<Case> {};
+
+// Shapes: rows below a group, odd, and past whole groups and sets of 4 groups; the big
+// columns with a few row counts only, and the long batches on the smaller shapes.
+struct Shape {
+  int64_t rows, cols;
+};
+std::vector<Shape> shapes() {
+  std::vector<Shape> out;
+  for (int64_t rows : {1, 3, 7, 8, 15, 16, 17, 24, 33, 47, 64, 65, 100, 130})
+    for (int64_t cols : {32, 64, 96, 288, 768, 2048, 5632})
+      if (cols <= 288 || rows == 17 || rows == 47 || (cols <= 768 && rows == 130)) out.push_back({rows, cols});
+  return out;
+}
+const int kTokenCounts[] = {1, 2, 3, 5, 8, 17, 64, 100};
+bool batch_fits(const Shape& s, int n_tokens) { return n_tokens <= 17 || s.rows * s.cols * n_tokens <= 3'000'000; }
+
+TEST_P(JitGemmTest, MatchesReferenceOnEveryShapeTokenCountAndConf) {
+  const auto [type, target] = GetParam();
+  if (!target.runs_here()) GTEST_SKIP() << "skipped: CPU lacks " << target.name;
+  const Variant& ref = *registry().find("matmul." + std::string(dtype_key(type)) + ".ref-q8");
+  const Variant& hand =
+      *registry().find("matmul." + std::string(dtype_key(type)) + "." + target.name + "." + target.layout);
+  const std::vector<jit::GemmConf> confs = confs_for(type, target);
+  ASSERT_FALSE(confs.empty());
+  int checked = 0;
+  for (const Shape& s : shapes()) {
+    std::vector<std::unique_ptr<jit::GeneratedKernel>> kernels;
+    for (const jit::GemmConf& conf : confs) {
+      kernels.push_back(jit::generate_gemm(type, target.isa, CpuInfo::host(), s.rows, s.cols, conf));
+      ASSERT_NE(kernels.back(), nullptr) << target.name << " " << conf.str() << " " << s.rows << "x" << s.cols;
+      EXPECT_EQ(kernels.back()->variant.layout, hand.layout);
+      EXPECT_EQ(kernels.back()->variant.repack, hand.repack);
+      EXPECT_EQ(kernels.back()->variant.max_tokens, 0);
+      EXPECT_EQ(kernels.back()->conf_text, conf.str());
+    }
+    std::mt19937 rng(static_cast<uint32_t>(s.rows * 977 + s.cols * 13));
+    test::OwnedTensor w = test::random_weights(type, s.rows, s.cols, rng);
+    PackedWeight packed;
+    hand.repack(w.t, packed);
+    for (int n_tokens : kTokenCounts) {
+      if (!batch_fits(s, n_tokens)) continue;
+      test::Activations x = test::random_activations(s.cols, n_tokens, rng);
+      const int64_t stride = s.rows + 3;
+      std::vector<float> want(n_tokens * stride, -7.0f), got(want);
+      MatmulArgs a = ref::matmul_args(w.t, nullptr, x.q8(), want.data(), n_tokens, stride);
+      ref.fn(&a, 0, s.rows);
+      a.w = packed.w;
+      a.w_scales = packed.w_scales;
+      a.out = got.data();
+      const std::vector<double> mag = magnitudes(w.t, x, n_tokens);
+      for (const auto& k : kernels) {
+        std::fill(got.begin(), got.end(), -7.0f);
+        run_uneven(k->variant.fn, a, s.rows);
+        for (int t = 0; t < n_tokens; ++t) {
+          for (int64_t r = 0; r < s.rows; ++r) {
+            const double bound = 2e-5 * mag[r * n_tokens + t] + 1e-5;
+            ASSERT_NEAR(got[t * stride + r], want[t * stride + r], bound)
+                << k->variant.name << " row " << r << " token " << t << " of " << n_tokens;
+          }
+          for (int64_t r = s.rows; r < stride; ++r)
+            ASSERT_EQ(got[t * stride + r], -7.0f) << k->variant.name << " wrote past its rows, token " << t;
+        }
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GT(checked, 500);
+}
+
+std::vector<Case> all_cases() {
+  std::vector<Case> c;
+  for (DType type : kTypes)
+    for (const Target& t : kTargets) c.push_back({type, t});
+  return c;
+}
+
+INSTANTIATE_TEST_SUITE_P(Jit, JitGemmTest, ::testing::ValuesIn(all_cases()), case_name);
+
+TEST(JitGemm, SavedCodeRunsAtAnotherAddress) {
+  int ran = 0;
+  for (const Target& t : kTargets) {
+    if (!t.runs_here()) continue;
+    for (DType type : kTypes) {
+      const int64_t rows = 77, cols = 288;
+      const int n_tokens = 11;
+      std::mt19937 rng(5);
+      test::OwnedTensor w = test::random_weights(type, rows, cols, rng);
+      test::Activations x = test::random_activations(cols, n_tokens, rng);
+      const jit::GemmConf conf = confs_for(type, t).back();
+      auto made = jit::generate_gemm(type, t.isa, CpuInfo::host(), rows, cols, conf);
+      ASSERT_NE(made, nullptr);
+      // What a snapshot would hold: the bytes alone, the generator's memory gone.
+      const std::vector<uint8_t> saved(made->code().begin(), made->code().end());
+      auto again = jit::generate_gemm(type, t.isa, CpuInfo::host(), rows, cols, conf);
+      EXPECT_TRUE(std::equal(saved.begin(), saved.end(), again->code().begin(), again->code().end()))
+          << "generation is deterministic";
+      auto loaded = jit::load_gemm(type, t.isa, rows, cols, conf, saved);
+      ASSERT_NE(loaded, nullptr);
+      EXPECT_NE(loaded->code().data(), made->code().data());
+      EXPECT_EQ(loaded->variant.name, made->variant.name);
+      EXPECT_NE(made->variant.name.find(".gemm." + conf.str() + ".77x288"), std::string::npos) << made->variant.name;
+
+      PackedWeight packed;
+      made->variant.repack(w.t, packed);
+      std::vector<float> first(rows * n_tokens), second(first.size(), -1.0f);
+      MatmulArgs a = ref::matmul_args(w.t, nullptr, x.q8(), first.data(), n_tokens, rows);
+      a.w = packed.w;
+      a.w_scales = packed.w_scales;
+      made->variant.fn(&a, 0, rows);
+      made.reset();  // unmapped: the loaded copy must not depend on it
+      a.out = second.data();
+      run_uneven(loaded->variant.fn, a, rows);
+      EXPECT_EQ(0, std::memcmp(first.data(), second.data(), first.size() * sizeof(float)))
+          << dtype_key(type) << " " << t.name;
+      ++ran;
+    }
+    EXPECT_EQ(jit::load_gemm(DType::Q8_0, t.isa, 16, 64, confs_for(DType::Q8_0, t).front(), {}), nullptr);
+  }
+  if (ran == 0) GTEST_SKIP() << "skipped: CPU lacks avx2";
+}
+
+}  // namespace
+}  // namespace bf
