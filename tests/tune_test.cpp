@@ -108,6 +108,7 @@ TEST_P(QuantizedModels, EveryClassSettlesWithinTheReferenceBound) {
   EXPECT_EQ(tuner.steps_to_converge(), steps);
   const std::string text = log.text();
   for (const auto& c : tuner.classes()) {
+    if (c->prompt) continue;  // prompt classes count prompt chunks (PromptClasses below)
     EXPECT_EQ(c->tier, Tier::Settled) << c->key;
     EXPECT_NE(text.find(c->key + ": tier 2 tuning"), std::string::npos) << text;
     EXPECT_NE(text.find(c->key + ": tier 3 settled on "), std::string::npos) << text;
@@ -166,6 +167,43 @@ TEST_P(QuantizedModels, AWrongCandidateIsDiscardedBeforeItsOutputIsRead) {
   EXPECT_NE(log.text().find(broken.name + " differs from the reference on the real data: discarded"), std::string::npos)
       << log.text();
   for (const OpInstance* m : c.members) EXPECT_NE(m->step.variant, &broken);
+}
+
+TEST_P(QuantizedModels, PromptClassesRaceGeneratedGemmsAndSettleWithinTheReferenceBound) {
+  auto model = load_model(model_file());
+  Forward tuned(*model, ForwardOptions{.threads = 2, .batch = 16});
+  Log log;
+  Tuner tuner(tuned, quick_tiers(log.file()));
+  const int vocab = model->config.vocab_size;
+  std::vector<int32_t> prompt(16);
+  for (int i = 0; i < 16; ++i) prompt[i] = token_at(i, vocab);
+  for (int chunk = 0; chunk < 2000 && !tuner.prompt_settled(); ++chunk) tuned.prompt(prompt.data(), 16, 0);
+  ASSERT_TRUE(tuner.prompt_settled()) << log.text();
+  const std::string text = log.text();
+  bool any_prompt_class = false;
+  for (const auto& c : tuner.classes()) {
+    if (!c->prompt) continue;
+    any_prompt_class = true;
+    EXPECT_NE(text.find(c->key + ": tier 3 settled on "), std::string::npos) << text;
+    for (const OpInstance* m : c->members) EXPECT_EQ(m->variant, c->incumbent.variant) << m->name;
+  }
+  EXPECT_TRUE(any_prompt_class);
+  // Where a GEMM generator covers the type and level, its kernels raced.
+  const DType type = GetParam();
+  if (!jit::gemm_knob_space(type, tuned.cpu().level).empty())
+    EXPECT_NE(text.find(".gemm."), std::string::npos) << text;
+  // A batched prompt through the tuned kernels against the reference, token by token.
+  Forward reference(*model, ForwardOptions{.threads = 1, .reference = true});
+  const float* got = tuned.prompt(prompt.data(), 16, 0);
+  std::vector<float> tuned_logits(got, got + vocab);
+  const float* want = nullptr;
+  for (int pos = 0; pos < 16; ++pos) want = reference.step(prompt[pos], pos);
+  float diff = 0, scale = 0;
+  for (int i = 0; i < vocab; ++i) {
+    diff = std::max(diff, std::fabs(tuned_logits[i] - want[i]));
+    scale = std::max(scale, std::fabs(want[i]));
+  }
+  EXPECT_LT(diff / scale, 3e-2f);
 }
 
 std::string type_name(const ::testing::TestParamInfo<DType>& info) { return std::string(dtype_key(info.param)); }

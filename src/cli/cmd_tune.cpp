@@ -54,10 +54,32 @@ ForwardOptions forward_options(const TuneCommandOptions& o, bool reference) {
 }
 
 void print_classes(const Tuner& t) {
-  std::printf("%-34s %-9s %10s  %s\n", "shape class", "tier", "cycles", "variant");
+  std::printf("%-34s %-9s %10s  %s\n", "shape class (n1: token steps, nN: prompt chunks)", "tier", "cycles", "variant");
   for (const auto& c : t.classes())
     std::printf("%-34s %-9s %10.0f  %s\n", c->key.c_str(), tier_name(c->tier), c->incumbent_cycles,
                 c->incumbent.describe().c_str());
+}
+
+// One prompt chunk of n random tokens at position 0; returns seconds.
+double run_prompt(Forward& f, std::mt19937& rng, int n) {
+  std::vector<int32_t> tokens(static_cast<size_t>(n));
+  for (int32_t& t : tokens) t = static_cast<int32_t>(rng() % static_cast<uint32_t>(f.model().config.vocab_size));
+  const auto t0 = Clock::now();
+  f.prompt(tokens.data(), n, 0);
+  return seconds_since(t0);
+}
+
+// Prompt tokens per second of the fixed and the tuned prompt plans, as measure_plans.
+void measure_prompt_plans(Forward& f, Tuner& t, std::mt19937& rng, int n) {
+  double best_fixed = 1e30, best_tuned = 1e30;
+  for (int round = 0; round < 5; ++round) {
+    t.use_fixed_plan(true, true);
+    best_fixed = std::min(best_fixed, run_prompt(f, rng, n));
+    t.use_fixed_plan(false, true);
+    best_tuned = std::min(best_tuned, run_prompt(f, rng, n));
+  }
+  std::printf("prompt, tuned: %9.2f tok/s\nprompt, fixed: %9.2f tok/s\nprompt tuned/fixed: %.3fx (best of 5 interleaved chunks of %d tokens)\n",
+              n / best_tuned, n / best_fixed, best_fixed / best_tuned, n);
 }
 
 // Tokens per second of the fixed and the tuned plans, interleaved rounds, best of each;
@@ -66,9 +88,9 @@ double measure_plans(Forward& f, Tuner& t, std::mt19937& rng, int& pos) {
   const int steps = std::max(8, std::min(64, f.context() / 2));
   double best_fixed = 1e30, best_tuned = 1e30;
   for (int round = 0; round < 5; ++round) {
-    t.use_fixed_plan(true);
+    t.use_fixed_plan(true, false);
     best_fixed = std::min(best_fixed, run_steps(f, rng, steps, pos));
-    t.use_fixed_plan(false);
+    t.use_fixed_plan(false, false);
     best_tuned = std::min(best_tuned, run_steps(f, rng, steps, pos));
   }
   std::printf("tuned plan:    %9.2f tok/s\nfixed plan:    %9.2f tok/s (best fixed variants, tier 0)\n"
@@ -118,8 +140,16 @@ void tune_command(const TuneCommandOptions& o) {
     Tuner* t = session.tuner();
     if (!t) throw InputError("--no-tune", "tune with --no-tune has nothing to do");
     const auto t0 = Clock::now();
-    while (!t->converged() && seconds_since(t0) < o.seconds) run_steps(forward, rng, 1, pos);
-    if (!session.snapshot_file().empty() && !t->converged()) session.save();
+    // Token steps, with a prompt chunk before every 8 of them while prompt classes tune.
+    const int prompt_tokens = std::max(2, std::min(64, forward.context() / 2));
+    while ((!t->converged() || !t->prompt_settled()) && seconds_since(t0) < o.seconds) {
+      if (!t->prompt_settled()) {
+        run_prompt(forward, rng, prompt_tokens);
+        pos = prompt_tokens % forward.context();
+      }
+      run_steps(forward, rng, 8, pos);
+    }
+    if (!session.snapshot_file().empty()) session.save();  // the prompt classes too
     std::printf("model:         %s (%d threads, %s kernels)\n", o.model.c_str(), forward.pool().size(),
                 std::string(isa_level_name(forward.cpu().level)).c_str());
     if (t->converged())
@@ -133,6 +163,7 @@ void tune_command(const TuneCommandOptions& o) {
     print_classes(*t);
     if (!o.measure) return;
     tuned_tok_s = measure_plans(forward, *t, rng, pos);
+    measure_prompt_plans(forward, *t, rng, prompt_tokens);
   }
   measure_reference(*l.model, o, tuned_tok_s, rng);
   if (so.state_dir) measure_second_start(*l.model, o, rng);

@@ -35,7 +35,8 @@ void GeneratorThread::submit(std::shared_ptr<GenerationJob> job) {
 
 void GeneratorThread::run(GenerationJob& job) {
   const uint64_t t0 = read_tsc();
-  job.result = jit::generate_matvec(job.type, job.isa, job.cpu, job.rows, job.cols, job.conf);
+  job.result = job.gemm ? jit::generate_gemm(job.type, job.isa, job.cpu, job.rows, job.cols, *job.gemm)
+                        : jit::generate_matvec(job.type, job.isa, job.cpu, job.rows, job.cols, job.conf);
   job.cycles = read_tsc() - t0;
   job.done.store(true, std::memory_order_release);
 }

@@ -10,6 +10,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "jit/jit.h"
@@ -21,7 +22,8 @@ struct GenerationJob {
   IsaLevel isa = IsaLevel::Sse2;
   CpuInfo cpu;
   int64_t rows = 0, cols = 0;
-  jit::MatvecConf conf;
+  jit::MatvecConf conf;             // a token-step matvec's knobs, unless
+  std::optional<jit::GemmConf> gemm;  // a prompt GEMM's
   // Written by the generator thread before it sets `done` (release); read after (acquire).
   std::unique_ptr<jit::GeneratedKernel> result;
   uint64_t cycles = 0;  // TSC cycles the generation took

@@ -37,7 +37,7 @@ const char* tier_name(Tier t) {
 }
 
 std::string Candidate::describe() const {
-  std::string s = variant ? variant->name : conf ? "jit " + conf->str() : "?";
+  std::string s = variant ? variant->name : conf ? "jit " + conf->str() : gemm ? "gemm " + gemm->str() : "?";
   if (split.threads == 1) s += " t1";
   return s;
 }
@@ -50,10 +50,13 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-std::string class_key(const OpInstance& op) {
+std::string class_key(const OpInstance& op, bool prompt) {
   return "matmul " + std::string(dtype_name(op.weight->type)) + " " + std::to_string(op.rows) + "x" +
-         std::to_string(op.cols) + " n1";
+         std::to_string(op.cols) + (prompt ? " nN" : " n1");
 }
+
+// The regime of the op's call now bound: one token runs the step slot.
+int regime_of(const OpInstance& op) { return op.tokens() == 1 ? 0 : 1; }
 
 // A challenger has had its say when it has all its samples or was dropped.
 bool finished(const Candidate& c, int samples) { return c.dropped || static_cast<int>(c.ratios.size()) >= samples; }
@@ -64,7 +67,7 @@ constexpr double kUntriedRatio = 2.0;
 constexpr double kDropRatio = 1.5;
 // Rows of a matmul checked against the reference on the real data: the first and the
 // last ones, which covers the interleaved layouts' full groups and their ragged end.
-constexpr int64_t kVerifyHead = 64, kVerifyTail = 32;
+constexpr int64_t kVerifyHead = 64, kVerifyTail = 32, kVerifySpread = 128;
 // Same integer products in another order, scaled in f32: differences stay near 1e-6 of
 // the largest output; a wrong kernel is off by the outputs' own size.
 constexpr double kVerifyBound = 1e-4;
@@ -78,43 +81,73 @@ Tuner::Tuner(Forward& forward, const TunerOptions& options) : forward_(forward),
   forward_.set_observer(this);
 }
 
-Tuner::~Tuner() { forward_.set_observer(nullptr); }
+// The forward pass outlives the tuner's generated code: give every class its fixed
+// variant back first.
+Tuner::~Tuner() {
+  for (auto& c : classes_) {
+    Candidate fixed;
+    fixed.variant = c->fixed;
+    fixed.split = c->fixed->split;
+    for (OpInstance* m : c->members) {
+      set_slot(*m, *c, fixed);
+      m->watched = false;
+    }
+  }
+  forward_.set_observer(nullptr);
+}
 
 void Tuner::build_classes() {
   std::map<std::string, ShapeClass*> by_key;
   for (OpInstance* op : forward_.ops()) {
     if (op->kind != OpKind::Matmul || op->variant->reference) continue;
-    ShapeClass*& c = by_key[class_key(*op)];
-    if (!c) {
-      classes_.push_back(std::make_unique<ShapeClass>());
-      c = classes_.back().get();
-      c->key = class_key(*op);
-      c->fixed = op->variant;
-      c->incumbent.variant = op->variant;
-      c->incumbent.split = op->split;
-      c->incumbent.verified = true;  // fixed variants are tested against the reference
+    // The classifier runs for one token even in a prompt chunk: token steps only.
+    for (bool prompt : {false, true}) {
+      if (prompt && op->last_token_only) continue;
+      ShapeClass*& c = by_key[class_key(*op, prompt)];
+      if (!c) {
+        classes_.push_back(std::make_unique<ShapeClass>());
+        c = classes_.back().get();
+        c->key = class_key(*op, prompt);
+        c->prompt = prompt;
+        c->fixed = op->variant;
+        c->incumbent.variant = op->variant;
+        c->incumbent.split = op->split;
+        c->incumbent.verified = true;  // fixed variants are tested against the reference
+      }
+      // Every member of a class got the same fixed variant (same type, shape, CPU).
+      set_slot(*op, *c, c->incumbent);
+      c->members.push_back(op);
+      class_of_op_[op][prompt] = c;
     }
-    // Every member of a class got the same fixed variant (same type, shape, CPU).
-    op->step.variant = c->incumbent.variant;
-    op->step.split = c->incumbent.split;
-    c->members.push_back(op);
-    class_of_op_[op] = c;
   }
 }
 
-Tier Tuner::tier_of(const OpInstance& op) const {
-  auto it = class_of_op_.find(&op);
-  return it == class_of_op_.end() ? Tier::Fixed : it->second->tier;
+void Tuner::set_slot(OpInstance& m, const ShapeClass& c, const Candidate& k) const {
+  (c.prompt ? m.variant : m.step.variant) = k.variant;
+  (c.prompt ? m.split : m.step.split) = k.split;
 }
+
+ShapeClass* Tuner::class_of(const OpInstance& op, bool prompt) const {
+  auto it = class_of_op_.find(&op);
+  return it == class_of_op_.end() ? nullptr : it->second[prompt];
+}
+
+Tier Tuner::tier_of(const OpInstance& op, bool prompt) const {
+  const ShapeClass* c = class_of(op, prompt);
+  return c ? c->tier : Tier::Fixed;
+}
+
+bool Tuner::prompt_settled() const { return all_settled(true); }
 
 bool Tuner::converged() const { return converged_; }
 
-bool Tuner::all_settled() const {
-  return std::all_of(classes_.begin(), classes_.end(), [](const auto& c) { return c->tier == Tier::Settled; });
+bool Tuner::all_settled(bool prompt) const {
+  return std::all_of(classes_.begin(), classes_.end(),
+                     [prompt](const auto& c) { return c->prompt != prompt || c->tier == Tier::Settled; });
 }
 
 void Tuner::update_converged() {
-  converged_ = confirmed_ && all_settled();
+  converged_ = confirmed_ && all_settled(false);
   if (converged_ && converged_at_step_ < 0) {
     converged_at_step_ = steps_;
     converged_seconds_ =
@@ -127,12 +160,14 @@ void Tuner::log(const ShapeClass& c, const std::string& what) {
   if (options_.log) std::fprintf(options_.log, "tune: %s: %s\n", c.key.c_str(), what.c_str());
 }
 
-void Tuner::use_fixed_plan(bool fixed) {
-  for (auto& c : classes_)
-    for (OpInstance* m : c->members) {
-      m->step.variant = fixed ? c->fixed : c->incumbent.variant;
-      m->step.split = fixed ? c->fixed->split : c->incumbent.split;
-    }
+void Tuner::use_fixed_plan(bool fixed, bool prompt) {
+  for (auto& c : classes_) {
+    if (c->prompt != prompt) continue;
+    Candidate k;
+    k.variant = fixed ? c->fixed : c->incumbent.variant;
+    k.split = fixed ? c->fixed->split : c->incumbent.split;
+    for (OpInstance* m : c->members) set_slot(*m, *c, k);
+  }
 }
 
 // ---- per chunk ----
@@ -157,15 +192,21 @@ int Tuner::next_trial(const ShapeClass& c, const std::vector<int>& waiting) cons
   return best;
 }
 
-void Tuner::submit(const ShapeClass& c, Candidate& k) {
+std::unique_ptr<GenerationJob> Tuner::job_for(const ShapeClass& c, const Candidate& k) const {
   const OpInstance& op = *c.members.front();
-  k.job = std::make_shared<GenerationJob>();
-  k.job->type = op.weight->type;
-  k.job->isa = forward_.cpu().level;
-  k.job->cpu = forward_.cpu();
-  k.job->rows = op.rows;
-  k.job->cols = op.cols;
-  k.job->conf = *k.conf;
+  auto job = std::make_unique<GenerationJob>();
+  job->type = op.weight->type;
+  job->isa = forward_.cpu().level;
+  job->cpu = forward_.cpu();
+  job->rows = op.rows;
+  job->cols = op.cols;
+  if (k.conf) job->conf = *k.conf;
+  job->gemm = k.gemm;
+  return job;
+}
+
+void Tuner::submit(const ShapeClass& c, Candidate& k) {
+  k.job = job_for(c, k);
   generator_.submit(k.job);
 }
 
@@ -183,7 +224,7 @@ bool Tuner::ready(ShapeClass& c, Candidate& k, bool& may_generate) {
   generation_cycles_ += job->cycles;
   if (!fits(c, job->result.get())) {
     k.dropped = true;
-    log(c, "conf " + k.conf->str() + " generates nothing for this shape and layout: dropped");
+    log(c, k.describe() + " generates nothing for this shape and layout: dropped");
     return false;
   }
   k.gen = std::move(job->result);
@@ -204,26 +245,29 @@ Candidate* Tuner::trial_of(ShapeClass& c, const OpInstance& op) {
 }
 
 void Tuner::before_chunk(int n_tokens) {
-  in_step_ = n_tokens == 1 && !converged() && !options_.frozen;
-  if (!in_step_) return;
+  const int regime = n_tokens == 1 ? 0 : 1;
+  const bool work = !options_.frozen && (regime == 0 ? !converged() : !all_settled(true));
+  regime_ = work ? regime : -1;
+  if (!work) return;
   const uint64_t t0 = read_tsc();
   chunk_start_tsc_ = t0;
-  if (!started_) {
+  if (!started_ && regime == 0) {
     started_ = true;
     first_step_time_ = std::chrono::steady_clock::now();
     first_step_tsc_ = t0;
   }
-  const double budget = options_.max_token_delay * token_cycles_;
+  const double budget = options_.max_token_delay * chunk_cycles_[regime];
   double spent = 0;
   bool may_generate = true;
   const size_t n = classes_.size();
   for (size_t i = 0; i < n; ++i) {
     ShapeClass& c = *classes_[(static_cast<size_t>(steps_) + i) % n];
+    if (c.prompt != (regime == 1)) continue;
     c.trials.clear();
     if (c.tier != Tier::Generated && c.tier != Tier::Tuning) continue;
-    if (c.incumbent_cycles <= 0 || token_cycles_ <= 0) continue;  // nothing to compare with yet
+    if (c.incumbent_cycles <= 0 || chunk_cycles_[regime] <= 0) continue;  // nothing to compare with yet
     const size_t members = c.members.size();
-    if (members == 1 && c.trialed_last) continue;  // its incumbent runs this token
+    if (members == 1 && c.trialed_last) continue;  // its incumbent runs this chunk
     const size_t slots = std::max<size_t>(1, members / 4);
     std::vector<int> waiting;  // challengers whose code is still being generated
     while (c.trials.size() < slots) {
@@ -240,9 +284,8 @@ void Tuner::before_chunk(int n_tokens) {
       }
       spent += extra;
       OpInstance& m = *c.members[c.next_member++ % members];
-      m.step.variant = cand.variant;
-      m.step.split = cand.split;
-      m.watched = !cand.verified;
+      set_slot(m, c, cand);
+      m.watched = m.watched || !cand.verified;
       c.trials.push_back({&m, k});
     }
   }
@@ -250,83 +293,92 @@ void Tuner::before_chunk(int n_tokens) {
 }
 
 void Tuner::after_op(OpInstance& op) {
-  if (op.tokens() != 1) return;  // a prompt chunk: the step slot did not run
   const uint64_t t0 = read_tsc();
-  op.watched = false;
-  auto it = class_of_op_.find(&op);
-  if (it != class_of_op_.end()) {
-    ShapeClass& c = *it->second;
-    Candidate* trial = trial_of(c, op);
-    Candidate& cand = trial ? *trial : c.incumbent;
-    if (!cand.verified && !verify(c, op, cand)) {
+  if (ShapeClass* c = class_of(op, regime_of(op) == 1)) {
+    Candidate* trial = trial_of(*c, op);
+    Candidate& cand = trial ? *trial : c->incumbent;
+    if (!cand.verified && !verify(op, cand)) {
       // Its output is wrong: drop it and redo the call before anything reads it.
       cand.dropped = true;
-      log(c, cand.describe() + " differs from the reference on the real data: discarded");
-      if (!trial) {
-        Candidate fallback;
-        fallback.variant = c.fixed;
-        fallback.split = c.fixed->split;
-        fallback.verified = true;
-        install(c, std::move(fallback));
-        c.tier = Tier::Fixed;  // it tunes again, and the whole plan is checked again
-        c.calls = 0;
-        confirmed_ = converged_ = confirming_ = false;
-        converged_at_step_ = -1;
-      } else {
-        op.step.variant = c.incumbent.variant;
-        op.step.split = c.incumbent.split;
-      }
+      log(*c, cand.describe() + " differs from the reference on the real data: discarded");
+      if (trial) set_slot(op, *c, c->incumbent);
+      else fall_back(*c);
       run(op);
     }
   }
+  // Still watched while either slot has a check to come (a loaded prompt GEMM is first
+  // checked in a prompt chunk, whatever ran before).
+  op.watched = false;
+  for (bool prompt : {false, true})
+    if (ShapeClass* c = class_of(op, prompt)) {
+      Candidate* trial = trial_of(*c, op);
+      if ((trial && !trial->verified && !trial->dropped) || (!c->incumbent.verified && &op == c->members.front()))
+        op.watched = true;
+    }
   overhead_cycles_ += read_tsc() - t0;
 }
 
-bool Tuner::verify(ShapeClass& c, OpInstance& op, Candidate& cand) {
-  (void)c;
+// Loaded code failed its check: the class goes back to tier 0, tunes again, and (token
+// steps) the whole plan is checked again.
+void Tuner::fall_back(ShapeClass& c) {
+  Candidate fixed;
+  fixed.variant = c.fixed;
+  fixed.split = c.fixed->split;
+  fixed.verified = true;
+  install(c, std::move(fixed));
+  c.tier = Tier::Fixed;
+  c.calls = 0;
+  if (c.prompt) return;
+  confirmed_ = converged_ = confirming_ = false;
+  converged_at_step_ = -1;
+}
+
+bool Tuner::verify(OpInstance& op, Candidate& cand) {
   const MatmulArgs& a = op.args.matmul;
   const std::string ref_name = "matmul." + std::string(dtype_key(op.weight->type)) +
                                (cand.variant->input == MatmulInput::Q8 ? ".ref-q8" : ".ref");
   const Variant* ref = forward_.registry().find(ref_name);
   if (!ref) return false;
   MatmulArgs r = a;
-  r.w = op.weight->data;
+  r.w = op.weight->data;  // the file's blocks: the reference reads the native layout
   r.w_scales = op.weight->scales;
   scratch_.assign(static_cast<size_t>(a.rows), 0.0f);
   r.out = scratch_.data();
   r.out_stride = a.rows;
   r.n_tokens = 1;
-  const int64_t head = std::min(a.rows, kVerifyHead);
-  const int64_t tail = std::max(head, a.rows - kVerifyTail);
-  ref->fn(&r, 0, head);
-  if (tail < a.rows) ref->fn(&r, tail, a.rows);
+  // The first and last rows (whole groups and the ragged end of interleaved layouts),
+  // and a stride of single rows through the middle: a few hundred rows at most.
+  std::vector<std::pair<int64_t, int64_t>> ranges{{0, std::min(a.rows, kVerifyHead)},
+                                                  {std::max<int64_t>(0, a.rows - kVerifyTail), a.rows}};
+  const int64_t stride = std::max<int64_t>(1, a.rows / kVerifySpread);
+  for (int64_t row = kVerifyHead; row < a.rows - kVerifyTail; row += stride) ranges.emplace_back(row, row + 1);
+  for (auto [b, e] : ranges) ref->fn(&r, b, e);
   double scale = 0;
   for (float v : scratch_) scale = std::max(scale, static_cast<double>(std::fabs(v)));
   const double bound = kVerifyBound * scale + 1e-6;
-  for (int64_t i = 0; i < a.rows; ++i) {
-    if (i == head) i = tail;
-    if (i >= a.rows) break;
-    const double got = a.out[i], want = scratch_[static_cast<size_t>(i)];
-    if (!(std::fabs(got - want) <= bound)) return false;
-  }
+  for (auto [b, e] : ranges)
+    for (int64_t i = b; i < e; ++i)
+      if (!(std::fabs(static_cast<double>(a.out[i]) - scratch_[static_cast<size_t>(i)]) <= bound)) return false;
   cand.verified = true;
   return true;
 }
 
 void Tuner::after_chunk(int n_tokens) {
-  if (!in_step_ || n_tokens != 1) return;
+  const int regime = n_tokens == 1 ? 0 : 1;
+  if (regime_ != regime) return;
   const uint64_t t0 = read_tsc();
-  const double token = static_cast<double>(t0 - chunk_start_tsc_);
-  token_cycles_ = token_cycles_ > 0 ? 0.9 * token_cycles_ + 0.1 * token : token;
-  ++steps_;
+  const double cycles = static_cast<double>(t0 - chunk_start_tsc_);
+  double& estimate = chunk_cycles_[regime];
+  estimate = estimate > 0 ? 0.9 * estimate + 0.1 * cycles : cycles;
+  if (regime == 0) ++steps_;
   for (auto& cp : classes_) {
     ShapeClass& c = *cp;
-    if (c.tier == Tier::Settled) continue;
+    if (c.prompt != (regime == 1) || c.tier == Tier::Settled) continue;
     c.calls += c.members.size();
     record_sample(c);
     advance(c);
   }
-  if (!confirmed_ && all_settled()) confirm(token);
+  if (regime == 0 && !confirmed_ && all_settled(false)) confirm(cycles);
   overhead_cycles_ += read_tsc() - t0;
   update_converged();
 }
@@ -340,8 +392,7 @@ void Tuner::record_sample(ShapeClass& c) {
   c.trialed_last = !c.trials.empty();
   for (const ShapeClass::Trial& t : c.trials) {
     OpInstance& m = *t.member;
-    m.step.variant = c.incumbent.variant;
-    m.step.split = c.incumbent.split;
+    set_slot(m, c, c.incumbent);
     m.watched = false;
     Candidate& cand = c.challengers[t.challenger];
     if (cand.dropped || c.incumbent_cycles <= 0) continue;
@@ -361,7 +412,7 @@ void Tuner::record_sample(ShapeClass& c) {
 
 bool Tuner::plan_differs() const {
   return std::any_of(classes_.begin(), classes_.end(), [](const auto& c) {
-    return c->incumbent.variant != c->fixed || c->incumbent.split.threads != c->fixed->split.threads ||
+    return !c->prompt && c->incumbent.variant != c->fixed || c->incumbent.split.threads != c->fixed->split.threads ||
            c->incumbent.split.grain != c->fixed->split.grain;
   });
 }
@@ -381,7 +432,7 @@ void Tuner::confirm(double token_cycles) {
       if (options_.log) std::fprintf(options_.log, "tune: plan: every class kept its fixed variant\n");
       return;
     }
-    use_fixed_plan(true);  // the first block, from the next token
+    use_fixed_plan(true, false);  // the first block, from the next token
     return;
   }
   block_cycles_ += token_cycles;
@@ -390,18 +441,19 @@ void Tuner::confirm(double token_cycles) {
   plan_cycles_[plan].push_back(block_cycles_);
   block_cycles_ = 0;
   if (static_cast<int>(plan_cycles_[1].size()) < kConfirmRounds) {
-    use_fixed_plan(plan == 1);
+    use_fixed_plan(plan == 1, false);
     return;
   }
   confirmed_ = true;
   const double ratio = median(plan_cycles_[1]) / median(plan_cycles_[0]);
   char buf[160];
   if (ratio <= 1.0) {
-    use_fixed_plan(false);
+    use_fixed_plan(false, false);
     std::snprintf(buf, sizeof buf, "tune: plan: the tuned plan takes %.3fx the fixed plan's token time (median of %d blocks of %d tokens): kept",
                   ratio, kConfirmRounds, kConfirmBlock);
   } else {
     for (auto& c : classes_) {
+      if (c->prompt) continue;
       Candidate fixed;
       fixed.variant = c->fixed;
       fixed.split = c->fixed->split;
@@ -436,24 +488,46 @@ bool Tuner::fits(const ShapeClass& c, const jit::GeneratedKernel* g) const {
   return g && g->variant.layout == c.fixed->layout && g->variant.input == c.fixed->input;
 }
 
-std::unique_ptr<jit::GeneratedKernel> Tuner::generate(const ShapeClass& c, const jit::MatvecConf& conf) const {
-  const OpInstance& op = *c.members.front();
-  std::unique_ptr<jit::GeneratedKernel> g =
-      jit::generate_matvec(op.weight->type, forward_.cpu().level, forward_.cpu(), op.rows, op.cols, conf);
-  return fits(c, g.get()) ? std::move(g) : nullptr;
+// Generates a candidate's code on the calling thread (loading a snapshot without code).
+std::unique_ptr<jit::GeneratedKernel> Tuner::generate(const ShapeClass& c, const Candidate& k) const {
+  std::unique_ptr<GenerationJob> job = job_for(c, k);
+  GeneratorThread::run(*job);
+  return fits(c, job->result.get()) ? std::move(job->result) : nullptr;
 }
+
+namespace {
+// The generator's candidates for a class: GEMM confs for prompt chunks, matvec confs for
+// token steps; the first is tier 1's.
+std::vector<Candidate> generated_candidates(const ShapeClass& c, IsaLevel isa) {
+  const DType type = c.members.front()->weight->type;
+  std::vector<Candidate> out;
+  if (c.prompt) {
+    for (const jit::GemmConf& g : jit::gemm_knob_space(type, isa)) {
+      out.emplace_back();
+      out.back().gemm = g;
+    }
+  } else {
+    for (const jit::MatvecConf& m : jit::knob_space(type, isa)) {
+      out.emplace_back();
+      out.back().conf = m;
+    }
+  }
+  return out;
+}
+
+// The conf text of generated code, as the snapshot stores it.
+std::string conf_text(const Candidate& k) { return k.gen ? k.gen->conf_text : ""; }
+}  // namespace
 
 void Tuner::enter_generated(ShapeClass& c) {
   c.tier = Tier::Generated;
-  const OpInstance& op = *c.members.front();
-  const std::vector<jit::MatvecConf> space = jit::knob_space(op.weight->type, forward_.cpu().level);
+  std::vector<Candidate> space = generated_candidates(c, forward_.cpu().level);
   if (space.empty()) {
     c.note = "no generator for this type and level";
     log(c, std::string("tier 1 generated: ") + c.note);
     return;
   }
-  Candidate k;
-  k.conf = space.front();
+  Candidate k = std::move(space.front());
   submit(c, k);
   log(c, "tier 1 generated: racing " + k.describe());
   c.challengers.push_back(std::move(k));
@@ -468,15 +542,14 @@ void Tuner::enter_tuning(ShapeClass& c) {
   auto add = [&](Candidate k) {
     if (k.describe() != current) c.challengers.push_back(std::move(k));
   };
-  for (const jit::MatvecConf& conf : jit::knob_space(op.weight->type, forward_.cpu().level)) {
-    if (c.incumbent.gen && c.incumbent.gen->conf == conf) continue;
-    Candidate k;
-    k.conf = conf;
+  for (Candidate& k : generated_candidates(c, forward_.cpu().level)) {
+    if (c.incumbent.gen && c.incumbent.gen->conf_text == (k.conf ? k.conf->str() : k.gemm->str())) continue;
     submit(c, k);
     add(std::move(k));
   }
   for (const Variant* v : forward_.registry().candidates(OpKind::Matmul, forward_.cpu(), op.weight)) {
     if (v->reference || v->layout != c.fixed->layout || v->input != c.fixed->input) continue;
+    if (c.prompt && v->max_tokens == 1) continue;  // a token-step kernel does not take chunks
     for (int threads : {0, 1}) {
       if (threads == 1 && forward_.pool().size() == 1) continue;
       Candidate k;
@@ -523,10 +596,7 @@ void Tuner::settle(ShapeClass& c, const char* why) {
 
 void Tuner::install(ShapeClass& c, Candidate&& winner) {
   winner.ratios.clear();
-  for (OpInstance* m : c.members) {
-    m->step.variant = winner.variant;
-    m->step.split = winner.split;
-  }
+  for (OpInstance* m : c.members) set_slot(*m, c, winner);
   c.incumbent = std::move(winner);  // the old incumbent's code is no longer referenced
 }
 
@@ -557,7 +627,7 @@ std::vector<SnapshotEntry> Tuner::export_entries() const {
     e.threads = c->incumbent.split.threads;
     e.ns_per_call = c->incumbent_cycles * ns_per_cycle;
     if (c->incumbent.gen) {
-      e.generator = c->incumbent.gen->conf.str();
+      e.generator = conf_text(c->incumbent);
       const std::span<const uint8_t> code = c->incumbent.gen->code();
       e.code.assign(code.begin(), code.end());
     }
@@ -586,13 +656,16 @@ bool Tuner::apply(const std::vector<SnapshotEntry>& entries, std::string* why) {
       }
       k.verified = true;
     } else {
-      const std::optional<jit::MatvecConf> conf = jit::MatvecConf::parse(e.generator);
-      if (!conf) {
+      if (c.prompt) k.gemm = jit::GemmConf::parse(e.generator);
+      else k.conf = jit::MatvecConf::parse(e.generator);
+      if (!k.conf && !k.gemm) {
         *why = "generator conf '" + e.generator + "' is not understood";
         return false;
       }
-      k.gen = e.code.empty() ? generate(c, *conf)
-                             : jit::load_matvec(op.weight->type, forward_.cpu().level, op.rows, op.cols, *conf, e.code);
+      const IsaLevel isa = forward_.cpu().level;
+      if (e.code.empty()) k.gen = generate(c, k);
+      else if (c.prompt) k.gen = jit::load_gemm(op.weight->type, isa, op.rows, op.cols, *k.gemm, e.code);
+      else k.gen = jit::load_matvec(op.weight->type, isa, op.rows, op.cols, *k.conf, e.code);
       if (!k.gen || k.gen->variant.name != e.variant || k.gen->variant.layout != c.fixed->layout) {
         *why = "generated variant '" + e.variant + "' cannot be rebuilt for " + c.key;
         return false;
@@ -612,7 +685,7 @@ bool Tuner::apply(const std::vector<SnapshotEntry>& entries, std::string* why) {
     log(*c, "from the snapshot: " + c->incumbent.describe());
     if (check) c->members.front()->watched = true;  // its first call is checked against the reference
   }
-  confirmed_ = all_settled();  // a whole plan was confirmed before it was saved
+  confirmed_ = all_settled(false);  // a whole plan was confirmed before it was saved
   update_converged();
   return true;
 }

@@ -32,12 +32,17 @@
 // and the tuned plan stays only if its median block is not slower. The tuner never
 // ends slower than tier 0 by more than that comparison's noise.
 //
-// Only token steps (chunks of one token) are tuned: generation is where the calls are.
-// Prompt chunks keep the best fixed variant.
+// Two regimes, each with its own classes and slot of the op: token steps (key "... n1",
+// OpInstance::step: matvecs) and prompt chunks ("... nN", the op's own variant: GEMMs,
+// racing generated GEMMs against the fixed kernels the same way, one trial per member and
+// chunk). Calls count per class, so prompt classes tier up only where prompts are long
+// or many (`bareflow tune` runs them); converged() and the whole-plan check concern the
+// token steps, where generation spends its time.
 #pragma once
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <array>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -75,7 +80,8 @@ struct TunerOptions {
 struct Candidate {
   const Variant* variant = nullptr;               // a fixed variant, or gen->variant
   std::unique_ptr<jit::GeneratedKernel> gen;      // owns generated code
-  std::optional<jit::MatvecConf> conf;            // a generated candidate's knobs
+  std::optional<jit::MatvecConf> conf;            // a generated matvec's knobs (token steps)
+  std::optional<jit::GemmConf> gemm;              // a generated GEMM's knobs (prompt chunks)
   std::shared_ptr<GenerationJob> job;             // its code, being generated
   Split split;
   std::vector<double> ratios;  // cycles per call relative to the incumbent, one per sample
@@ -85,11 +91,12 @@ struct Candidate {
 };
 
 struct ShapeClass {
-  std::string key;  // "matmul Q4_0 2048x5632 n1"
+  std::string key;  // "matmul Q4_0 2048x5632 n1" (token steps) or "... nN" (prompt chunks)
+  bool prompt = false;  // the regime: prompt chunks (the op's variant) or token steps (its step slot)
   std::vector<OpInstance*> members;
   Tier tier = Tier::Fixed;
-  uint64_t calls = 0;     // token-step calls over all members
-  Candidate incumbent;    // what the members' step slots run
+  uint64_t calls = 0;     // calls of the regime over all members
+  Candidate incumbent;    // what the members' slot of the regime runs
   std::vector<Candidate> challengers;
   struct Trial {
     OpInstance* member;
@@ -128,11 +135,13 @@ class Tuner : public ChunkObserver {
   // Adds a challenger to a class in tier 1 or 2. Unless marked verified it is checked
   // against the reference on its first call, like the tuner's own (tests race broken ones).
   void race(ShapeClass& c, Candidate k) { c.challengers.push_back(std::move(k)); }
-  // Runs every class's tier-0 fixed variant (true) or its incumbent (false), for
-  // measuring the tuned plan against the fixed one in the same run.
-  void use_fixed_plan(bool fixed);
-  // The tier of the class `op` belongs to (Fixed for ops that are not tuned).
-  Tier tier_of(const OpInstance& op) const;
+  // Runs every class of a regime on its tier-0 fixed variant (true) or its incumbent
+  // (false), for measuring the tuned plan against the fixed one in the same run.
+  void use_fixed_plan(bool fixed, bool prompt);
+  // The tier of the class `op` belongs to in a regime (Fixed for ops that are not tuned).
+  Tier tier_of(const OpInstance& op, bool prompt) const;
+  // Every prompt class settled (`bareflow tune` runs prompt chunks until then).
+  bool prompt_settled() const;
 
   // Hash of every class key and its member count: the snapshot's op signature.
   std::string op_signature() const;
@@ -144,7 +153,10 @@ class Tuner : public ChunkObserver {
  private:
   void build_classes();
   void update_converged();
-  bool all_settled() const;
+  bool all_settled(bool prompt) const;
+  ShapeClass* class_of(const OpInstance& op, bool prompt) const;
+  void set_slot(OpInstance& m, const ShapeClass& c, const Candidate& k) const;
+  void fall_back(ShapeClass& c);
   bool plan_differs() const;
   void confirm(double token_cycles);
   void advance(ShapeClass& c);
@@ -153,22 +165,24 @@ class Tuner : public ChunkObserver {
   void settle(ShapeClass& c, const char* why);
   void install(ShapeClass& c, Candidate&& winner);
   void record_sample(ShapeClass& c);
-  bool verify(ShapeClass& c, OpInstance& op, Candidate& cand);
+  bool verify(OpInstance& op, Candidate& cand);
   int next_trial(const ShapeClass& c, const std::vector<int>& waiting) const;
   bool ready(ShapeClass& c, Candidate& k, bool& may_generate);
   void submit(const ShapeClass& c, Candidate& k);
   bool fits(const ShapeClass& c, const jit::GeneratedKernel* g) const;
   Candidate* trial_of(ShapeClass& c, const OpInstance& op);
   void log(const ShapeClass& c, const std::string& what);
-  std::unique_ptr<jit::GeneratedKernel> generate(const ShapeClass& c, const jit::MatvecConf& conf) const;
+  std::unique_ptr<jit::GeneratedKernel> generate(const ShapeClass& c, const Candidate& k) const;
+  std::unique_ptr<GenerationJob> job_for(const ShapeClass& c, const Candidate& k) const;
 
   Forward& forward_;
   TunerOptions options_;
   std::vector<std::unique_ptr<ShapeClass>> classes_;
-  std::unordered_map<const OpInstance*, ShapeClass*> class_of_op_;  // tuned ops only
-  bool in_step_ = false;
+  // Tuned ops only: [0] their token-step class, [1] their prompt class (or null).
+  std::unordered_map<const OpInstance*, std::array<ShapeClass*, 2>> class_of_op_;
+  int regime_ = -1;  // of the chunk running: 0 token step, 1 prompt chunk, -1 nothing to do
   uint64_t chunk_start_tsc_ = 0;
-  double token_cycles_ = 0;  // running estimate of a token step's cycles
+  double chunk_cycles_[2] = {0, 0};  // running estimates of a token step's and a prompt chunk's cycles
   int64_t steps_ = 0;
   int64_t converged_at_step_ = -1;
   double converged_seconds_ = -1;
