@@ -108,23 +108,39 @@ void measure_reference(const Model& m, const TuneCommandOptions& o, double tuned
   std::printf("reference:     %9.2f tok/s; tuned/reference %.1fx\n", steps / s, tuned_tok_s * s / steps);
 }
 
-// A fresh engine started from the snapshot: its first token step against the median of
-// the following ones.
+// A fresh engine's first token step against the median of the 16 after it.
+struct FirstStep {
+  double first = 0, steady = 0;
+};
+FirstStep time_first_step(Forward& f, std::mt19937& rng) {
+  int pos = 0;
+  FirstStep r;
+  r.first = run_steps(f, rng, 1, pos);
+  std::vector<double> rest;
+  for (int i = 0; i < 16; ++i) rest.push_back(run_steps(f, rng, 1, pos));
+  std::nth_element(rest.begin(), rest.begin() + rest.size() / 2, rest.end());
+  r.steady = rest[rest.size() / 2];
+  return r;
+}
+
+// A second start from the snapshot, and for comparison a start with no tuner at all.
 void measure_second_start(const Model& m, const TuneCommandOptions& o, std::mt19937& rng) {
+  FirstStep plain;
+  {
+    Forward f(m, forward_options(o, false));
+    plain = time_first_step(f, rng);
+  }
   Forward f(m, forward_options(o, false));
   SessionOptions so = session_options(o.tune);
   so.tuner.log = nullptr;
   TuningSession session(f, so);
-  int pos = 0;
-  const double first = run_steps(f, rng, 1, pos);
-  std::vector<double> rest;
-  for (int i = 0; i < 16; ++i) rest.push_back(run_steps(f, rng, 1, pos));
-  std::nth_element(rest.begin(), rest.begin() + rest.size() / 2, rest.end());
-  const double steady = rest[rest.size() / 2];
+  const FirstStep tuned = time_first_step(f, rng);
   const bool tuned_from_start = session.tuner() && session.tuner()->steps_to_converge() == 0;
   std::printf("second start:  snapshot %s; first step %.3f ms, steady %.3f ms (%.2fx); %s\n",
-              session.loaded() ? "loaded" : "NOT loaded", first * 1e3, steady * 1e3, first / steady,
-              tuned_from_start ? "no tuning at all" : "some classes still tune");
+              session.loaded() ? "loaded" : "NOT loaded", tuned.first * 1e3, tuned.steady * 1e3,
+              tuned.first / tuned.steady, tuned_from_start ? "no tuning at all" : "some classes still tune");
+  std::printf("plain start:   no tuner; first step %.3f ms, steady %.3f ms (%.2fx)\n", plain.first * 1e3,
+              plain.steady * 1e3, plain.first / plain.steady);
 }
 
 void tune_command(const TuneCommandOptions& o) {

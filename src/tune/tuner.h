@@ -166,6 +166,8 @@ class Tuner : public ChunkObserver {
   void install(ShapeClass& c, Candidate&& winner);
   void record_sample(ShapeClass& c);
   bool verify(OpInstance& op, Candidate& cand);
+  bool verify_offline(const ShapeClass& c, Candidate& cand);
+  bool outputs_match(const OpInstance& op, const Candidate& cand, const MatmulArgs& a, bool run_candidate);
   int next_trial(const ShapeClass& c, const std::vector<int>& waiting) const;
   bool ready(ShapeClass& c, Candidate& k, bool& may_generate);
   void submit(const ShapeClass& c, Candidate& k);
