@@ -666,7 +666,7 @@ std::vector<SnapshotEntry> Tuner::export_entries() const {
     e.layout = c->incumbent.variant->layout;
     e.grain = c->incumbent.split.grain;
     e.threads = c->incumbent.split.threads;
-    e.ns_per_call = c->incumbent_cycles * ns_per_cycle;
+    e.ns_per_call = c->incumbent_cycles > 0 ? c->incumbent_cycles * ns_per_cycle : c->snapshot_ns;
     if (c->incumbent.gen) {
       e.generator = conf_text(c->incumbent);
       const std::span<const uint8_t> code = c->incumbent.gen->code();
@@ -713,6 +713,7 @@ bool Tuner::apply(const std::vector<SnapshotEntry>& entries, std::string* why) {
       }
       k.variant = &k.gen->variant;
     }
+    c.snapshot_ns = e.ns_per_call;
     k.split = k.variant->split;
     k.split.grain = e.grain;
     k.split.threads = e.threads == 1 ? 1 : 0;

@@ -105,6 +105,7 @@ struct ShapeClass {
   std::vector<Trial> trials;  // this token's races
   size_t next_member = 0;     // trials rotate over the members
   double incumbent_cycles = 0;  // latest per-call cost of the incumbent (a member's median)
+  double snapshot_ns = 0;       // its cost as the snapshot it came from recorded it
   bool trialed_last = false;    // a one-member class alternates trial and incumbent tokens
   const Variant* fixed = nullptr;  // the tier-0 variant: the fallback if loaded code fails
   std::string note;       // why a tier was skipped, for the log and the profile
