@@ -47,6 +47,7 @@ void run_command(const RunOptions& o) {
   SessionOptions so = session_options(o.tune);
   so.tune = so.tune && !o.reference;
   TuningSession session(forward, so);
+  forward.warm_up();
   GenerateResult r = generate(forward, *l.tokenizer, o.gen, [](const std::string& piece) {
     std::fwrite(piece.data(), 1, piece.size(), stdout);
     std::fflush(stdout);

@@ -108,11 +108,13 @@ void measure_reference(const Model& m, const TuneCommandOptions& o, double tuned
   std::printf("reference:     %9.2f tok/s; tuned/reference %.1fx\n", steps / s, tuned_tok_s * s / steps);
 }
 
-// A fresh engine's first token step against the median of the 16 after it.
+// A fresh engine's first token step (after the warm-up step `run` makes at load) against
+// the median of the 16 after it.
 struct FirstStep {
   double first = 0, steady = 0;
 };
 FirstStep time_first_step(Forward& f, std::mt19937& rng) {
+  f.warm_up();  // as `run` does at load
   int pos = 0;
   FirstStep r;
   r.first = run_steps(f, rng, 1, pos);
