@@ -461,7 +461,7 @@ bool Tuner::plan_differs() const {
 // Called after each token step once every class settled. Token steps go in blocks of
 // kConfirmBlock, alternating fixed plan, tuned plan, ..., kConfirmRounds blocks each.
 void Tuner::confirm(double token_cycles) {
-  constexpr int kConfirmBlock = 8, kConfirmRounds = 5;
+  constexpr int kConfirmBlock = 8, kConfirmRounds = 7;
   if (!confirming_) {
     confirming_ = true;
     confirm_steps_ = 0;
@@ -488,7 +488,9 @@ void Tuner::confirm(double token_cycles) {
   confirmed_ = true;
   const double ratio = median(plan_cycles_[1]) / median(plan_cycles_[0]);
   char buf[160];
-  if (ratio <= 1.0) {
+  // The tuned plan must win by the noise margin: a tie goes to the fixed plan, so a
+  // noisy comparison can cost a gain, never a loss.
+  if (ratio <= 1.0 - options_.noise_margin) {
     use_fixed_plan(false, false);
     std::snprintf(buf, sizeof buf, "tune: plan: the tuned plan takes %.3fx the fixed plan's token time (median of %d blocks of %d tokens): kept",
                   ratio, kConfirmRounds, kConfirmBlock);

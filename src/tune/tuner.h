@@ -29,8 +29,8 @@
 // Per-class races cannot see how choices interact (a one-thread split lets the other
 // thread idle for longer, for one), so once every class settled the whole plan is
 // confirmed: blocks of token steps alternate between the tuned plan and the fixed one,
-// and the tuned plan stays only if its median block is not slower. The tuner never
-// ends slower than tier 0 by more than that comparison's noise.
+// and the tuned plan stays only if its median block is faster by the noise margin. The
+// tuner never ends slower than tier 0 by more than that comparison's noise.
 //
 // Two regimes, each with its own classes and slot of the op: token steps (key "... n1",
 // OpInstance::step: matvecs) and prompt chunks ("... nN", the op's own variant: GEMMs,
