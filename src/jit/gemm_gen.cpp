@@ -8,13 +8,15 @@
 //
 // Code shape (registers fixed below):
 //   for each step of conf.groups row groups in [begin / lanes, ceil(end / lanes)):
+//    for each K chunk of conf.chunk blocks (one chunk of every block when 0):
 //     for each tile of conf.tokens tokens (the last one narrower, its own code):
-//       for each block b (conf.unroll per loop iteration):
+//       for each block b of the chunk (conf.unroll per loop iteration):
 //         per token: c_t = -offset * sum_t[b] on the stack (vnni and nibbles)
 //         integer sums of every (group, token), started at c_t, over the 8 k-groups:
 //           load each group's k-group once, broadcast each token's 4 bytes once
 //         facc[g][t] += float(isum) * d_x[t][b] * d_w[g][b]
-//       store each (group, token)'s rows that lie in [begin, end) (masked)
+//       store (first chunk) or add to the output (later chunks) each (group, token)'s
+//       rows that lie in [begin, end) (masked)
 // Row-group steps outside, tokens inside: a step's weights are read from memory once per
 // call and from L1/L2 by every token tile, as in the hand-written drivers.
 #include "jit/gemm_gen.h"
