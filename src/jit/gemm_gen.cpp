@@ -541,10 +541,11 @@ class GemmGen : public CodeGenerator {
 }  // namespace
 
 std::vector<uint8_t> emit_gemm(const MatvecPlan& plan, const GemmConf& conf) {
-  // A block of a groups x tokens tile is under (groups * tokens + groups + tokens) * 8
-  // instructions of at most 12 bytes; there are 2 * tokens tiles (two step widths), each
-  // with fewer than 2 * unroll blocks.
-  const size_t per_block = 1024 + static_cast<size_t>(conf.groups * conf.tokens + conf.groups + conf.tokens) * 8 * 5 * 12;
+  // A block of a groups x tokens tile is, per k-group, at most 5 instructions per
+  // (group, token) and a few per group and token, each at most 12 bytes; there are
+  // 2 * tokens tiles (two step widths), each with at most 2 * unroll + 1 blocks.
+  const size_t per_tile = static_cast<size_t>(conf.groups * conf.tokens + conf.groups + conf.tokens);
+  const size_t per_block = 1024 + per_tile * 8 * 5 * 12;
   const size_t bound = 16384 + static_cast<size_t>(2 * conf.tokens) * (2 * conf.unroll + 1) * per_block;
   std::vector<uint8_t> buf(bound);
   try {
