@@ -12,7 +12,7 @@
 //
 // Build by hand:
 //   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Ikernel/fat16 \
-//     fuzz/fat16_fuzz.cpp kernel/fat16/fat16.cpp -o fat16_fuzz
+//     fuzz/fat16_fuzz.cpp kernel/fat16/*.cpp -o fat16_fuzz
 // (scripts/fuzz.sh builds it as target "fat16".)
 #include <cstddef>
 #include <cstdint>

@@ -1,4 +1,4 @@
-// acpi.cpp: RSDP -> RSDT/XSDT -> FADT -> DSDT \_S5.
+// acpi.cpp: RSDP (from the loader, else the BIOS area) -> RSDT/XSDT -> FADT -> DSDT \_S5.
 #include "acpi.h"
 #include "mm.h"
 
@@ -16,18 +16,29 @@ bool checksum_ok(u64 pa, u32 len) {
   return sum == 0;
 }
 
-u64 find_rsdp() {
+// The RSDP (36 bytes for ACPI 2.0+, 20 before): a copy, since a multiboot2 loader passes
+// its own copy in memory that the kernel reuses.
+u8 rsdp[36];
+bool have_rsdp;
+
+bool find_rsdp() {
+  if (have_rsdp) return true;
   u64 ebda = u64(rd<u16>(0x40e)) << 4;
   u64 ranges[2][2] = {{ebda, ebda + 1024}, {0xe0000, 0x100000}};
   for (auto& r : ranges)
     for (u64 p = r[0]; p + 20 <= r[1]; p += 16)
-      if (rd<u64>(p) == 0x2052545020445352ul && checksum_ok(p, 20)) return p;   // "RSD PTR "
-  return 0;
+      if (rd<u64>(p) == 0x2052545020445352ul && checksum_ok(p, 20)) {   // "RSD PTR "
+        acpi_set_rsdp(p2v(p), rd<u8>(p + 15) >= 2 && p + 36 <= r[1] ? 36 : 20);
+        return true;
+      }
+  return false;
 }
 
-u64 find_table(u64 rsdp, const char* sig) {
-  bool x = rd<u8>(rsdp + 15) >= 2 && rd<u64>(rsdp + 24);
-  u64 root = x ? rd<u64>(rsdp + 24) : rd<u32>(rsdp + 16);
+template <class T> T rsdp_field(u32 off) { T v; memcpy(&v, rsdp + off, sizeof v); return v; }
+
+u64 find_table(const char* sig) {
+  bool x = rsdp[15] >= 2 && rsdp_field<u64>(24);
+  u64 root = x ? rsdp_field<u64>(24) : rsdp_field<u32>(16);
   if (!root || root >= (4ul << 30)) return 0;
   u32 len = rd<u32>(root + 4), esz = x ? 8 : 4;
   for (u32 off = 36; off + esz <= len; off += esz) {
@@ -57,9 +68,14 @@ bool parse_s5(u64 dsdt) {
 }
 }  // namespace
 
+void acpi_set_rsdp(const void* p, usize len) {
+  memset(rsdp, 0, sizeof rsdp);   // a 20-byte ACPI 1.0 RSDP reads as revision 0 beyond its end
+  memcpy(rsdp, p, min(len, sizeof rsdp));
+  have_rsdp = len >= 20 && !memcmp(rsdp, "RSD PTR ", 8);
+}
+
 void acpi_init() {
-  u64 rsdp = find_rsdp();
-  u64 fadt = rsdp ? find_table(rsdp, "FACP") : 0;
+  u64 fadt = find_rsdp() ? find_table("FACP") : 0;
   if (!fadt) return;
   u32 flen = rd<u32>(fadt + 4);
   u64 dsdt = flen >= 148 && rd<u64>(fadt + 140) ? rd<u64>(fadt + 140) : rd<u32>(fadt + 40);

@@ -3,5 +3,7 @@
 #pragma once
 #include "rt.h"
 
+// The loader's copy of the RSDP (multiboot2 tags; UEFI machines have no BIOS area to scan).
+void acpi_set_rsdp(const void* rsdp, usize len);
 void acpi_init();        // finds the tables; silent when there are none
 void acpi_power_off();   // finds the tables, powers off; returns if ACPI is unavailable

@@ -1,9 +1,11 @@
-/* boot.S: multiboot entry (32-bit protected mode, paging off) -> long mode.
+/* boot.S: multiboot / multiboot2 entry (32-bit protected mode, paging off) -> long mode.
  * We never enable 32-bit paging (kvm-pvm triple-faults on it): PAE 4-level tables
  * are built with paging off, then EFER.LME + CR0.PG switch straight to long mode.
- * Boot tables map phys [0, 1 GiB) twice: identity and at the direct map base. */
+ * Boot tables map phys [0, 4 GiB) twice: identity and at the direct map base, since a
+ * loader (GRUB, on BIOS or UEFI) may put its boot information anywhere below 4 GiB. */
 #define MB_MAGIC 0x1BADB002
 #define MB_FLAGS 0x00010003          /* page-align, memory info, a.out kludge */
+#define MB2_MAGIC 0xE85250D6
 #define DIRECT_MAP_PML4 192          /* 0x600000000000, see mm.h */
 
 .section .multiboot, "a"
@@ -17,6 +19,33 @@ mb_header:
   .long _load_end                    /* load_end_addr */
   .long _kernel_end                  /* bss_end_addr */
   .long _start32                     /* entry_addr */
+
+/* Multiboot2 (GRUB's "multiboot2" command, BIOS or UEFI): the same fixed load address
+ * (address tag) and the same 32-bit entry (entry tag). Without the "EFI boot services"
+ * tag, GRUB EFI calls ExitBootServices and enters in 32-bit protected mode with paging
+ * off, exactly like multiboot v1. Tags are 8-byte aligned; the header must lie in the
+ * first 32 KiB of the file. */
+.align 8
+mb2_header:
+  .long MB2_MAGIC
+  .long 0                            /* architecture: i386 (32-bit protected mode) */
+  .long mb2_header_end - mb2_header
+  .long -(MB2_MAGIC + 0 + (mb2_header_end - mb2_header))
+  .align 8
+  .short 2, 0                        /* address tag */
+  .long 24
+  .long mb2_header                   /* header_addr */
+  .long _kernel_start                /* load_addr */
+  .long _load_end                    /* load_end_addr */
+  .long _kernel_end                  /* bss_end_addr (the loader zeroes the bss) */
+  .align 8
+  .short 3, 0                        /* entry address tag */
+  .long 12
+  .long _start32
+  .align 8
+  .short 0, 0                        /* end tag */
+  .long 8
+mb2_header_end:
 
 .section .text.boot, "ax"
 .code32
@@ -32,17 +61,32 @@ _start32:
   mov $boot_stack_top, %esp
   /* No bss clearing here: the multiboot loader zeroes [load_end_addr, bss_end_addr)
    * (spec, section 3.1.3), and under kvm-pvm a rep stosb over the bss costs ~0.5 s. */
-  /* PD: 512 x 2 MiB pages covering [0, 1 GiB), present|rw|ps */
-  mov $boot_pd, %ebx
+  /* [0, 4 GiB): four 1 GiB pages when the CPU has them (CPUID 0x80000001 EDX bit 26),
+   * else 2,048 2 MiB pages in four contiguous PDs (a loop that kvm-pvm interprets).
+   * Entries are present|rw|ps; their high dwords stay 0 (the bss is zero). */
+  mov $0x80000001, %eax
+  cpuid
+  bt $26, %edx
+  jnc 1f
+  movl $0x00000083, boot_pdpt
+  movl $0x40000083, boot_pdpt + 8
+  movl $0x80000083, boot_pdpt + 16
+  movl $0xC0000083, boot_pdpt + 24
+  jmp 3f
+1: mov $boot_pd, %ebx
   xor %ecx, %ecx
-1: mov %ecx, %eax
+2: mov %ecx, %eax
   shl $21, %eax
   or $0x83, %eax
   mov %eax, (%ebx,%ecx,8)
   inc %ecx
-  cmp $512, %ecx
-  jne 1b
+  cmp $2048, %ecx
+  jne 2b
   movl $boot_pd + 3, boot_pdpt
+  movl $boot_pd + 4096 + 3, boot_pdpt + 8
+  movl $boot_pd + 8192 + 3, boot_pdpt + 16
+  movl $boot_pd + 12288 + 3, boot_pdpt + 24
+3:
   movl $boot_pdpt + 3, boot_pml4
   movl $boot_pdpt + 3, boot_pml4 + DIRECT_MAP_PML4 * 8
   mov $boot_pml4, %eax
@@ -95,7 +139,7 @@ boot_tsc0: .quad 0
 .globl boot_pml4
 boot_pml4: .skip 4096
 boot_pdpt: .skip 4096
-boot_pd:   .skip 4096
+boot_pd:   .skip 4096 * 4
 .globl boot_stack_top
 boot_stack: .skip 16384
 boot_stack_top:

@@ -12,42 +12,15 @@
 #include "nvme.h"
 #include "ahci.h"
 #include "acpi.h"
+#include "multiboot.h"
 
 extern "C" void (*__init_array_start[])(), (*__init_array_end[])();
 
 namespace {
 u8 kstack0[64 * 1024] __attribute__((aligned(16)));
 
-struct MbInfo {
-  u32 flags, mem_lower, mem_upper, boot_device, cmdline, mods_count, mods_addr;
-  u32 syms[4];
-  u32 mmap_length, mmap_addr;
-} __attribute__((packed));
-struct MbMmap {
-  u32 size;
-  u64 base, len;
-  u32 type;
-} __attribute__((packed));
-
 void run_constructors() {
   for (auto f = __init_array_start; f != __init_array_end; f++) (*f)();
-}
-
-// Copy the firmware memory map out of the multiboot info before any frame is allocated.
-int read_memory_map(u32 magic, u32 info, MemRange* out, int cap) {
-  if (magic != 0x2badb002) panic("not started by a multiboot loader (magic 0x%x)", magic);
-  auto mb = static_cast<const MbInfo*>(p2v(info));
-  int n = 0;
-  if (mb->flags & (1u << 6)) {
-    for (u32 off = 0; off < mb->mmap_length && n < cap;) {
-      auto e = static_cast<const MbMmap*>(p2v(mb->mmap_addr + off));
-      if (e->type == 1) out[n++] = MemRange{e->base, e->base + e->len};
-      off += e->size + 4;
-    }
-  } else if (mb->flags & 1) {
-    out[n++] = MemRange{0x100000, 0x100000 + u64(mb->mem_upper) * 1024};
-  }
-  return n;
 }
 
 // The 8259 PICs: move them off the exception vectors and mask every line.
@@ -123,15 +96,6 @@ bool split_args(BootCfg& c, const char* line, usize len) {
 // line), when it starts with '/', replaces boot.cfg's command line.
 char cmdline_override[1024];
 
-void read_loader_cmdline(u32 info) {
-  auto mb = static_cast<const MbInfo*>(p2v(info));
-  if (!(mb->flags & (1u << 2)) || !mb->cmdline) return;
-  const char* s = static_cast<const char*>(p2v(mb->cmdline));
-  while (*s && *s != ' ') s++;   // skip the kernel's path
-  while (*s == ' ') s++;
-  if (*s == '/') strncpy0(cmdline_override, s, sizeof cmdline_override);
-}
-
 const char* parse_boot_cfg(BootCfg& c, usize n) {
   bool have_cmd = cmdline_override[0] != 0;
   if (have_cmd && !split_args(c, cmdline_override, strlen(cmdline_override)))
@@ -168,12 +132,12 @@ const char* parse_boot_cfg(BootCfg& c, usize n) {
 extern "C" void kmain(u32 magic, u32 info) {
   serial_init();
   run_constructors();
-  MemRange ram[32];
-  int nram = read_memory_map(magic, info, ram, 32);
-  read_loader_cmdline(info);
+  static BootInfo boot;
+  boot_info_read(magic, info, boot);
+  if (boot.cmdline[0] == '/') strncpy0(cmdline_override, boot.cmdline, sizeof cmdline_override);
   cpu_init(0, reinterpret_cast<u64>(kstack0 + sizeof kstack0));
   pic_disable();
-  mm_init(ram, nram);
+  mm_init(boot.ram, boot.nram, boot.ram_pristine);
   time_init();
   smp_init();
   vfs_init_console();
@@ -200,9 +164,10 @@ extern "C" void kmain(u32 magic, u32 info) {
     boot_fail(msg);
   }
   u64 boot_ns = time_mono_ns();
-  kprintf("bfk: %lu MiB RAM, %d CPU, TSC %lu MHz, XCR0 0x%lx; starting %s after %lu.%03lu ms (TSC at entry %lu)\n",
+  kprintf("bfk: %lu MiB RAM, %d CPU, TSC %lu MHz, XCR0 0x%lx; starting %s after %lu.%03lu ms (TSC at entry %lu, "
+          "loaded by %s via multiboot%s)\n",
           mm_total_bytes() >> 20, ncpus, tsc_hz() / 1000000, cpu_xcr0(), cfg.argv[0], boot_ns / 1000000,
-          boot_ns / 1000 % 1000, boot_tsc0);
+          boot_ns / 1000 % 1000, boot_tsc0, boot.loader[0] ? boot.loader : "?", boot.protocol == 2 ? "2" : "");
   enter_user(&user);
 }
 

@@ -12,7 +12,7 @@ constexpr u64 PTE_HIDDEN = 0x200;   // software bit: frame kept, page not presen
 MemRange ranges[32];
 int nranges, cur_range;
 u64 bump, free_list, free_count, total_bytes;
-bool fresh_ram_is_zero;   // true under a hypervisor (CPUID.1:ECX[31]): QEMU zero-fills guest RAM
+bool fresh_ram_is_zero;   // never-used frames read as zero: see frame_alloc
 Spinlock frame_lock;
 
 u64 bump_alloc(int pages) {
@@ -149,9 +149,11 @@ u64 pick_address(u64 len) {
 
 // ---- frames ----------------------------------------------------------------
 
-// Fresh RAM is all zeros under QEMU/KVM, so frames that were never handed out are not
-// cleared there: under kvm-pvm every kernel store is emulated (~10k cycles), and clearing
-// a page costs milliseconds. Reused frames (and all frames on bare metal) are cleared.
+// Fresh RAM is all zeros under QEMU/KVM when QEMU loaded the kernel itself (-kernel), so
+// frames that were never handed out are not cleared there: under kvm-pvm every kernel
+// store is emulated (~10k cycles), and clearing a page costs milliseconds. Reused frames,
+// all frames on bare metal and all frames after GRUB or UEFI firmware (they leave data in
+// RAM they report as available) are cleared.
 u64 frame_alloc() {
   u64 pa;
   bool fresh = false;
@@ -199,8 +201,8 @@ u64 mm_free_bytes() {
 // Builds the final tables: PML4[0] holds the kernel's 2 MiB identity page (supervisor)
 // and, later, user mappings; PML4[192..] (DIRECT_MAP) maps all physical memory (at least 4 GiB, so
 // MMIO such as the local APIC is reachable) with 1 GiB or 2 MiB pages.
-void mm_init(const MemRange* in, int n) {
-  fresh_ram_is_zero = cpuid(1).c & (1u << 31);
+void mm_init(const MemRange* in, int n, bool ram_pristine) {
+  fresh_ram_is_zero = ram_pristine && (cpuid(1).c & (1u << 31));
   for (int i = 0; i < n && nranges < 32; i++) {
     u64 b = align_up(max(in[i].base, u64(0x200000)), PAGE), e = align_down(in[i].end, PAGE);
     if (e > b) ranges[nranges++] = MemRange{b, e};

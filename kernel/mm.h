@@ -32,7 +32,9 @@ enum Prot : u32 { PROT_NONE = 0, PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4 };
 
 // Boot: free RAM ranges [base, end) as reported by the firmware.
 struct MemRange { u64 base, end; };
-void mm_init(const MemRange* ranges, int n);
+// ram_pristine: nothing ran in this RAM before the kernel (QEMU -kernel), so under a
+// hypervisor fresh frames are already zero and need no clearing.
+void mm_init(const MemRange* ranges, int n, bool ram_pristine);
 u64 frame_alloc();                  // one zeroed 4 KiB frame; panics when out of memory
 u64 frame_alloc_contig(int pages);  // physically contiguous, zeroed
 void frame_free(u64 pa);

@@ -4,20 +4,25 @@
 # 1 and 2 threads; prompt (batched) as % of the int8 compute bound, generation as % of
 # the read-bandwidth bound, both measured by bench in the same run.
 #
-# usage: scripts/bench.sh [--quick] [--types "T ..."] [--bin PATH] [-- extra bench options, e.g. --max-isa avx2]
+# usage: scripts/bench.sh [--quick] [--tune] [--types "T ..."] [--bin PATH] [-- extra bench options, e.g. --max-isa avx2]
 #   --quick   stories15M and stories110M only (TinyLlama's Q8_0 file alone is 1.2 GB)
+#   --tune    the self-optimization table instead: `bareflow tune` from a cold state on each
+#             model (convergence, tuned/fixed plans, tuned/reference, the second start)
 #   --types   mkmodel --type values (default "q8_0 q4_0"), e.g. "q4_k_m q5_k_m q6_k"
 # Models are written once into $BENCH_CACHE (default /tmp/bareflow-bench), outside the
-# repository. Needs python3 to read bench's JSON.
+# repository. bench runs with --no-state (the fixed kernels); --tune keeps its snapshots in
+# a fresh directory of its own. Needs python3 to read bench's output.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$root/build/src/cli/bareflow
 presets="stories15M stories110M tinyllama"
 types="q8_0 q4_0"
 extra=()
+tune=0
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) presets="stories15M stories110M" ;;
+    --tune) tune=1 ;;
     --types) types=$2; shift ;;
     --bin) bin=$2; shift ;;
     --) shift; extra=("$@"); break ;;
@@ -51,18 +56,59 @@ print("| %s | %s | %d | %s | %s | %s | %s | %s |" % (
 ' "$@"
 }
 
+# One table row from `bareflow tune`'s report on stdin.
+tune_row() {
+  python3 -c '
+import re, sys
+t = sys.stdin.read()
+def g(pattern, fmt="%s"):
+    m = re.search(pattern, t)
+    return fmt % m.group(1) if m else "n/a"
+conv = re.search(r"converged: +after (\d+) token steps, ([\d.]+) s", t)
+print("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+    sys.argv[1], sys.argv[2], sys.argv[3],
+    "%s steps, %s s" % conv.groups() if conv else "not converged",
+    g(r"tuned/fixed: +([\d.]+x)"), g(r"prompt tuned/fixed: ([\d.]+x)"),
+    g(r"tuned/reference ([\d.]+x)"),
+    g(r"second start: .*\(([\d.]+x)\); no tuning"), g(r"tuner hooks: +([\d.]+%)")))
+' "$@"
+}
+
+model_file() {
+  local file=$cache/$1-$2.gguf
+  if [ ! -f "$file" ]; then
+    "$bin" mkmodel --preset "$1" --type "$2" --format gguf --vocab "$vocab" -o "$file.tmp" >/dev/null
+    mv "$file.tmp" "$file"
+  fi
+  echo "$file"
+}
+
+if [ "$tune" = 1 ]; then
+  state=$(mktemp -d)
+  trap 'rm -rf "$state"' EXIT
+  "$bin" info --cpu | head -3 >&2
+  echo "| model | type | threads | converged after | generation tuned/fixed | prompt tuned/fixed | tuned/reference | second start: first step / steady | tuner hooks while tuning |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  for preset in $presets; do
+    for type in $types; do
+      file=$(model_file "$preset" "$type")
+      for threads in 1 2; do
+        "$bin" tune -m "$file" -t "$threads" --state "$state/$preset-$type-$threads" --seconds 600 ${extra[@]+"${extra[@]}"} |
+          tune_row "$preset" "$type" "$threads"
+      done
+    done
+  done
+  exit 0
+fi
+
 echo "| model | type | threads | prompt tok/s | % of compute bound | generation tok/s | % of bandwidth bound | matmul variants |"
 echo "|---|---|---|---|---|---|---|---|"
 first=1
 for preset in $presets; do
   for type in $types; do
-    file=$cache/$preset-$type.gguf
-    if [ ! -f "$file" ]; then
-      "$bin" mkmodel --preset "$preset" --type "$type" --format gguf --vocab "$vocab" -o "$file.tmp" >/dev/null
-      mv "$file.tmp" "$file"
-    fi
+    file=$(model_file "$preset" "$type")
     for threads in 1 2; do
-      "$bin" bench -m "$file" -t "$threads" -p 128 -n 64 -r 3 --json ${extra[@]+"${extra[@]}"} | row "$preset" "$type" "$first"
+      "$bin" bench -m "$file" -t "$threads" -p 128 -n 64 -r 3 --no-state --json ${extra[@]+"${extra[@]}"} | row "$preset" "$type" "$first"
       first=0
     done
   done

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds everything with ASan + UBSan in build-asan and runs the whole test suite there.
-# .ci/run calls this; it prints CTest's summary and exits non-zero if anything fails.
+# Builds everything with ASan + UBSan in build-asan and runs the whole test suite there:
+# the engine's tests and the FAT16 library's host tests (label fat16; the freestanding
+# kernel and its boot tests are not built here). .ci/run calls this; it prints CTest's
+# summary and exits non-zero if anything fails.
 #
 # usage: scripts/ci-asan.sh [extra ctest args...]
 # env:   BAREFLOW_SHARED  shared models (default: ../shared beside the repository)

@@ -10,6 +10,8 @@ packages=(
   clang libclang-rt-14-dev
   # kernel boot, disk images
   qemu-system-x86 mtools dosfstools grub-pc-bin grub-common xorriso
+  # UEFI boot image (GRUB EFI + multiboot2) and its test firmware
+  grub-efi-amd64-bin ovmf
   # misc tooling used by tests
   python3 xxd
 )

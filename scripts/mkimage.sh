@@ -17,7 +17,7 @@
 # The file system has ONE FAT (mkfs.fat -f 1): with two FATs every allocation
 # passes through a state where the copies differ, which fsck.fat reports; with
 # one FAT, a power cut during BareFlow's write-temp/fsync/rename leaves at most
-# leaked clusters (see kernel/fat16/fat16.cpp).
+# leaked clusters (see kernel/fat16/fat16_internal.h).
 set -euo pipefail
 
 die() { echo "mkimage.sh: $*" >&2; exit 2; }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs, builds and runs every test: the Release build (engine, unikernel boot tests
-# under QEMU, FAT16), a short fuzzing pass over every parser, then the whole engine suite
-# again under ASan+UBSan. Ends with ctest's summary line.
+# under QEMU, FAT16), a short fuzzing pass over every parser, then the engine and FAT16
+# host suites again under ASan+UBSan. Ends with ctest's summary line.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -10,7 +10,7 @@ bash scripts/install-deps.sh
 bash scripts/build.sh
 echo "== fuzzing every parser for ${FUZZ_SECONDS:-20} s each"
 bash scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
-echo "== ASan+UBSan build and engine tests"
+echo "== ASan+UBSan build: engine and FAT16 host tests"
 bash scripts/ci-asan.sh
 echo "== this CPU and the ISA levels the kernel tests run at"
 build/src/cli/bareflow info --cpu || true

@@ -59,7 +59,7 @@ TEST(JitTargets, ReportWhichRunHere) {
 }
 
 TEST(JitConf, StringRoundTripsAndRejectsMalformed) {
-  for (DType type : {DType::Q8_0, DType::Q4_0})
+  for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q6_K})
     for (const Target& t : kTargets)
       for (const jit::MatvecConf& c : confs_for(type, t)) {
         const auto back = jit::MatvecConf::parse(c.str());
@@ -73,14 +73,15 @@ TEST(JitConf, StringRoundTripsAndRejectsMalformed) {
 }
 
 TEST(JitKnobSpace, AHandfulPerCoveredTypeAndLevelNoneElsewhere) {
-  for (DType type : {DType::Q8_0, DType::Q4_0})
+  for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q6_K})
     for (const Target& t : kTargets) {
       const size_t n = confs_for(type, t).size();
       EXPECT_GE(n, 3u) << dtype_key(type) << " " << t.name;
       EXPECT_LE(n, 12u) << dtype_key(type) << " " << t.name;
     }
   EXPECT_TRUE(jit::knob_space(DType::F32, IsaLevel::Avx512Vnni).empty());
-  EXPECT_TRUE(jit::knob_space(DType::Q6_K, IsaLevel::Avx2).empty());
+  EXPECT_TRUE(jit::knob_space(DType::Q5_K, IsaLevel::Avx2).empty());
+  for (const jit::MatvecConf& c : jit::knob_space(DType::Q4_K, IsaLevel::Avx2)) EXPECT_EQ(c.unroll, 8);
   EXPECT_TRUE(jit::knob_space(DType::Q8_0, IsaLevel::Sse2).empty());
   for (const jit::MatvecConf& c : jit::knob_space(DType::Q8_0, IsaLevel::Avx512)) EXPECT_FALSE(c.vnni);
   for (const jit::MatvecConf& c : jit::knob_space(DType::Q8_0, IsaLevel::Avx512Vnni)) EXPECT_TRUE(c.vnni);
@@ -101,6 +102,9 @@ TEST(JitMatvec, RefusesWhatItCannotGenerate) {
   jit::MatvecConf wide = c;
   wide.accs = 3;  // 4 groups x 4 + 8 registers: more than a ymm file
   EXPECT_EQ(jit::generate_matvec(DType::Q4_0, IsaLevel::Avx2, cpu, 16, 64, wide), nullptr) << "spills";
+  CpuInfo no_avx_vnni = cpu;
+  no_avx_vnni.avx_vnni = false;
+  EXPECT_EQ(jit::generate_matvec(DType::Q8_0, IsaLevel::Avx2, no_avx_vnni, 16, 64, vnni), nullptr) << "no AVX-VNNI";
   // A CPU without the level gets nothing.
   EXPECT_EQ(jit::generate_matvec(DType::Q8_0, IsaLevel::Avx512, cpu.capped(IsaLevel::Avx2), 16, 64, c), nullptr);
 }
@@ -149,7 +153,8 @@ TEST_P(JitMatvecTest, MatchesReferenceAndHandWrittenOnEveryShapeAndConf) {
   ASSERT_FALSE(confs.empty());
   int checked = 0;
   for (int64_t rows : {1, 3, 7, 8, 15, 16, 17, 24, 33, 47, 64, 65, 100, 130})
-    for (int64_t cols : {32, 64, 96, 288, 768, 2048, 5632}) {
+    for (int64_t cols : {32, 64, 96, 256, 288, 768, 1280, 2048, 5632}) {
+      if (row_bytes(type, cols) == 0) continue;                          // K types: whole super-blocks
       if (rows * cols > 300000 && rows != 130 && rows != 47) continue;  // keep the big columns to a few row counts
       std::mt19937 rng(static_cast<uint32_t>(rows * 977 + cols * 13));
       test::OwnedTensor w = test::random_weights(type, rows, cols, rng);
@@ -194,7 +199,7 @@ TEST_P(JitMatvecTest, MatchesReferenceAndHandWrittenOnEveryShapeAndConf) {
 
 std::vector<Case> all_cases() {
   std::vector<Case> c;
-  for (DType type : {DType::Q8_0, DType::Q4_0})
+  for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q6_K})
     for (const Target& t : kTargets) c.push_back({type, t});
   return c;
 }
@@ -211,8 +216,8 @@ const Target* best_target() {
 TEST(JitMatvec, SavedCodeRunsAtAnotherAddress) {
   const Target* t = best_target();
   if (!t) GTEST_SKIP() << "skipped: CPU lacks avx2";
-  for (DType type : {DType::Q8_0, DType::Q4_0}) {
-    const int64_t rows = 77, cols = 288;
+  for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q6_K}) {
+    const int64_t rows = 77, cols = 512;
     std::mt19937 rng(5);
     test::OwnedTensor w = test::random_weights(type, rows, cols, rng);
     test::Activations x = test::random_activations(cols, 1, rng);
@@ -274,10 +279,10 @@ std::vector<std::string> writable_and_executable() {
 
 TEST(JitCodeBuffer, PagesAreNeverWritableAndExecutable) {
   const uint8_t ret42[] = {0xb8, 42, 0, 0, 0, 0xc3};  // mov eax, 42; ret
-  jit::CodeBuffer buf(ret42);
-  EXPECT_EQ(permissions_of(buf.entry()), "r-xp");
-  EXPECT_EQ(reinterpret_cast<int (*)()>(const_cast<void*>(buf.entry()))(), 42);
-  EXPECT_EQ(0, std::memcmp(buf.code().data(), ret42, sizeof ret42));
+  const auto buf = jit::load_code(ret42);
+  EXPECT_EQ(permissions_of(buf->entry()), "r-xp");
+  EXPECT_EQ(reinterpret_cast<int (*)()>(const_cast<void*>(buf->entry()))(), 42);
+  EXPECT_EQ(0, std::memcmp(buf->code().data(), ret42, sizeof ret42));
   if (const Target* t = best_target()) {
     auto k = jit::generate_matvec(DType::Q4_0, t->isa, CpuInfo::host(), 64, 256, confs_for(DType::Q4_0, *t).front());
     ASSERT_NE(k, nullptr);

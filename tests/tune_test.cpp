@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include "generate/generate.h"
 #include "graph/forward.h"
@@ -106,11 +108,14 @@ TEST_P(QuantizedModels, EveryClassSettlesWithinTheReferenceBound) {
   EXPECT_EQ(tuner.steps_to_converge(), steps);
   const std::string text = log.text();
   for (const auto& c : tuner.classes()) {
+    if (c->prompt) continue;  // prompt classes count prompt chunks (PromptClasses below)
     EXPECT_EQ(c->tier, Tier::Settled) << c->key;
     EXPECT_NE(text.find(c->key + ": tier 2 tuning"), std::string::npos) << text;
-    EXPECT_NE(text.find(c->key + ": tier 3 settled on " + c->incumbent.describe()), std::string::npos) << text;
+    EXPECT_NE(text.find(c->key + ": tier 3 settled on "), std::string::npos) << text;
     for (const OpInstance* m : c->members) EXPECT_EQ(m->step.variant, c->incumbent.variant) << m->name;
   }
+  // The whole plan was checked against the fixed one, and the faster kept.
+  EXPECT_NE(text.find("tune: plan: "), std::string::npos) << text;
   // Settled instances are no longer watched, and the tuner's hooks cost nothing more.
   for (const OpInstance* op : tuned.ops()) EXPECT_FALSE(op->watched) << op->name;
   const uint64_t overhead = tuner.overhead_cycles();
@@ -164,6 +169,43 @@ TEST_P(QuantizedModels, AWrongCandidateIsDiscardedBeforeItsOutputIsRead) {
   for (const OpInstance* m : c.members) EXPECT_NE(m->step.variant, &broken);
 }
 
+TEST_P(QuantizedModels, PromptClassesRaceGeneratedGemmsAndSettleWithinTheReferenceBound) {
+  auto model = load_model(model_file());
+  Forward tuned(*model, ForwardOptions{.threads = 2, .batch = 16});
+  Log log;
+  Tuner tuner(tuned, quick_tiers(log.file()));
+  const int vocab = model->config.vocab_size;
+  std::vector<int32_t> prompt(16);
+  for (int i = 0; i < 16; ++i) prompt[i] = token_at(i, vocab);
+  for (int chunk = 0; chunk < 2000 && !tuner.prompt_settled(); ++chunk) tuned.prompt(prompt.data(), 16, 0);
+  ASSERT_TRUE(tuner.prompt_settled()) << log.text();
+  const std::string text = log.text();
+  bool any_prompt_class = false;
+  for (const auto& c : tuner.classes()) {
+    if (!c->prompt) continue;
+    any_prompt_class = true;
+    EXPECT_NE(text.find(c->key + ": tier 3 settled on "), std::string::npos) << text;
+    for (const OpInstance* m : c->members) EXPECT_EQ(m->variant, c->incumbent.variant) << m->name;
+  }
+  EXPECT_TRUE(any_prompt_class);
+  // Where a GEMM generator covers the type and level, its kernels raced.
+  const DType type = GetParam();
+  if (!jit::gemm_knob_space(type, tuned.cpu().level).empty())
+    EXPECT_NE(text.find(".gemm."), std::string::npos) << text;
+  // A batched prompt through the tuned kernels against the reference, token by token.
+  Forward reference(*model, ForwardOptions{.threads = 1, .reference = true});
+  const float* got = tuned.prompt(prompt.data(), 16, 0);
+  std::vector<float> tuned_logits(got, got + vocab);
+  const float* want = nullptr;
+  for (int pos = 0; pos < 16; ++pos) want = reference.step(prompt[pos], pos);
+  float diff = 0, scale = 0;
+  for (int i = 0; i < vocab; ++i) {
+    diff = std::max(diff, std::fabs(tuned_logits[i] - want[i]));
+    scale = std::max(scale, std::fabs(want[i]));
+  }
+  EXPECT_LT(diff / scale, 3e-2f);
+}
+
 std::string type_name(const ::testing::TestParamInfo<DType>& info) { return std::string(dtype_key(info.param)); }
 
 INSTANTIATE_TEST_SUITE_P(Types, QuantizedModels,
@@ -196,6 +238,13 @@ class SnapshotStarts : public ::testing::Test {
     write_gguf_model(path_, s, nullptr);
     model_ = load_model(path_);
   }
+  // One tuning run to convergence; the snapshot file it saved.
+  std::string tune_and_save() {
+    Forward f(*model_, ForwardOptions{.threads = 2});
+    TuningSession s(f, options());
+    run_until_converged(f, *s.tuner(), 3000);
+    return s.snapshot_file();
+  }
   SessionOptions options() {
     SessionOptions o;
     o.tuner = quick_tiers(nullptr);
@@ -218,6 +267,8 @@ TEST_F(SnapshotStarts, SecondStartIsTunedFromItsFirstToken) {
     run_until_converged(f, *s.tuner(), 3000);
     ASSERT_TRUE(s.tuner()->converged());
     file = s.snapshot_file();
+    // Saved when the last class settled, by the session's writer thread: not at exit.
+    for (int i = 0; i < 500 && !std::filesystem::exists(file); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     EXPECT_TRUE(std::filesystem::exists(file)) << "saved when the last class settled";
     first_plan = installed(*s.tuner());
     first_logits = logits_of(f, 16);
@@ -233,13 +284,7 @@ TEST_F(SnapshotStarts, SecondStartIsTunedFromItsFirstToken) {
 }
 
 TEST_F(SnapshotStarts, AForeignCpuSnapshotIsRefusedInOneLineAndTuningStartsOver) {
-  std::string file;
-  {
-    Forward f(*model_, ForwardOptions{.threads = 2});
-    TuningSession s(f, options());
-    run_until_converged(f, *s.tuner(), 3000);
-    file = s.snapshot_file();
-  }
+  const std::string file = tune_and_save();
   Snapshot snap = read_snapshot(file);
   snap.key.cpu_signature += "-elsewhere";
   save_snapshot_atomic(file, snap);
@@ -255,13 +300,7 @@ TEST_F(SnapshotStarts, AForeignCpuSnapshotIsRefusedInOneLineAndTuningStartsOver)
 }
 
 TEST_F(SnapshotStarts, AnEntryNamingAnUnknownVariantIsRefused) {
-  std::string file;
-  {
-    Forward f(*model_, ForwardOptions{.threads = 2});
-    TuningSession s(f, options());
-    run_until_converged(f, *s.tuner(), 3000);
-    file = s.snapshot_file();
-  }
+  const std::string file = tune_and_save();
   Snapshot snap = read_snapshot(file);
   ASSERT_FALSE(snap.entries.empty());
   snap.entries.back().variant = "matmul.q4_0.nonexistent";
@@ -274,6 +313,76 @@ TEST_F(SnapshotStarts, AnEntryNamingAnUnknownVariantIsRefused) {
   EXPECT_FALSE(s.loaded());
   EXPECT_NE(err.find("matmul.q4_0.nonexistent"), std::string::npos) << err;
   for (const auto& c : s.tuner()->classes()) EXPECT_EQ(c->tier, Tier::Fixed) << "nothing of it was installed";
+}
+
+TEST_F(SnapshotStarts, GeneratedCodeFromTheSnapshotIsCheckedBeforeTheFirstTokenAndRuns) {
+  Snapshot snap = read_snapshot(tune_and_save());
+  // Whatever won, make the first class's choice a generated kernel, its code saved.
+  Forward probe(*model_, ForwardOptions{.threads = 2});
+  Tuner probe_tuner(probe, quick_tiers(nullptr));
+  const ShapeClass& c = *probe_tuner.classes().front();
+  const OpInstance& op = *c.members.front();
+  const std::vector<jit::MatvecConf> space = jit::knob_space(op.weight->type, probe.cpu().level);
+  if (space.empty()) GTEST_SKIP() << "skipped: no generator at " << isa_level_name(probe.cpu().level);
+  std::unique_ptr<jit::GeneratedKernel> g =
+      jit::generate_matvec(op.weight->type, probe.cpu().level, probe.cpu(), op.rows, op.cols, space.back());
+  ASSERT_TRUE(g);
+  auto e = std::find_if(snap.entries.begin(), snap.entries.end(), [&](const SnapshotEntry& x) { return x.shape_class == c.key; });
+  ASSERT_NE(e, snap.entries.end());
+  e->variant = g->variant.name;
+  e->generator = g->conf.str();
+  e->layout = g->variant.layout;
+  e->code.assign(g->code().begin(), g->code().end());
+  save_snapshot_atomic(dir_.file("state") + "/" + std::filesystem::path(snapshot_path("", snap.key)).filename().string(), snap);
+
+  Forward f(*model_, ForwardOptions{.threads = 2});
+  Log log;
+  SessionOptions o = options();
+  o.tuner.log = log.file();
+  TuningSession s(f, o);
+  ASSERT_TRUE(s.loaded()) << log.text();
+  const ShapeClass& loaded = *s.tuner()->classes().front();
+  ASSERT_TRUE(loaded.incumbent.gen) << "the class runs code loaded from the snapshot";
+  EXPECT_NE(loaded.incumbent.gen->code().data(), g->code().data());
+  EXPECT_TRUE(loaded.incumbent.verified) << "checked against the reference before the first token";
+  EXPECT_FALSE(loaded.members.front()->watched) << "so its first call costs what the others do";
+  Forward reference(*model_, ForwardOptions{.threads = 1, .reference = true});
+  EXPECT_LT(max_relative_error(f, reference, 16), 3e-2f);
+  EXPECT_TRUE(loaded.incumbent.verified) << log.text();
+  EXPECT_EQ(log.text().find("differs from the reference"), std::string::npos) << log.text();
+}
+
+TEST_F(SnapshotStarts, LoadedCodeThatComputesTheWrongThingIsNeverRun) {
+  Snapshot snap = read_snapshot(tune_and_save());
+  Forward probe(*model_, ForwardOptions{.threads = 2});
+  Tuner probe_tuner(probe, quick_tiers(nullptr));
+  const ShapeClass& c = *probe_tuner.classes().front();
+  const OpInstance& op = *c.members.front();
+  const std::vector<jit::MatvecConf> space = jit::knob_space(op.weight->type, probe.cpu().level);
+  if (space.empty()) GTEST_SKIP() << "skipped: no generator at " << isa_level_name(probe.cpu().level);
+  std::unique_ptr<jit::GeneratedKernel> g =
+      jit::generate_matvec(op.weight->type, probe.cpu().level, probe.cpu(), op.rows, op.cols, space.front());
+  ASSERT_TRUE(g);
+  auto e = std::find_if(snap.entries.begin(), snap.entries.end(), [&](const SnapshotEntry& x) { return x.shape_class == c.key; });
+  ASSERT_NE(e, snap.entries.end());
+  e->variant = g->variant.name;
+  e->generator = g->conf.str();
+  e->layout = g->variant.layout;
+  e->code = {0xc3};  // "ret": a well-formed file whose code leaves the output untouched
+  save_snapshot_atomic(dir_.file("state") + "/" + std::filesystem::path(snapshot_path("", snap.key)).filename().string(), snap);
+
+  Forward f(*model_, ForwardOptions{.threads = 2});
+  Log log;
+  SessionOptions o = options();
+  o.tuner.log = log.file();
+  TuningSession s(f, o);
+  ASSERT_TRUE(s.loaded()) << log.text();
+  Forward reference(*model_, ForwardOptions{.threads = 1, .reference = true});
+  EXPECT_LT(max_relative_error(f, reference, 16), 3e-2f);
+  EXPECT_NE(log.text().find("from the snapshot differs from the reference on a test input: discarded"), std::string::npos)
+      << log.text();
+  const ShapeClass& loaded = *s.tuner()->classes().front();
+  EXPECT_EQ(loaded.incumbent.variant, loaded.fixed) << "the class went back to its fixed variant";
 }
 
 // ---- run.c's text while tuning ----

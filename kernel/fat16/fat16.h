@@ -26,12 +26,12 @@
 //   for names made elsewhere) is listed truncated by readdir.
 // - File sizes are limited to 0xFFFFFFFF bytes (FAT16_EFBIG beyond).
 //
-// Crash safety (see the comment at the top of fat16.cpp for the scheme): the
+// Crash safety (see the comment at the top of fat16_internal.h for the scheme): the
 // library writes through (its sector cache is a read cache; FAT changes are
 // staged only within one call) and orders its writes, with dev->flush as a
 // barrier, so that after a power cut at ANY sector-write boundary:
 //   * every file and directory is intact (each operation's old or new state,
-//     see fat16.cpp; bytes written since the last fsync may read as garbage,
+//     see fat16_internal.h; bytes written since the last fsync may read as garbage,
 //     as POSIX allows), and fsck.fat -n reports at most leaked space ("Reclaimed N
 //     unused clusters", or an over-long chain on the file being grown) -
 //     never a damaged file, a cross-link or a chain into free clusters;
@@ -201,7 +201,7 @@ struct Fat16DirEntry {
 // other write), and fat16_sync/fat16_fsync mark it clean again once everything
 // is durable. If fat16_mount finds the volume dirty (FAT[1] bit 15 clear, or
 // the boot sector's dirty flag set), it repairs the leaks a power cut leaves
-// (see the scheme in fat16.cpp): it walks every directory, cuts file chains
+// (see the scheme in repair.cpp): it walks every directory, cuts file chains
 // longer than their size needs, frees every allocated cluster no entry
 // reaches, makes FAT copy 2 equal copy 1, and marks the volume clean. A clean
 // volume is mounted without any write. The outcome is in fs->repair; damage
@@ -251,7 +251,7 @@ int fat16_rmdir(Fat16* fs, const char* path);
 // POSIX rename: moves `from` to `to`, atomically replacing an existing `to`
 // (file over file, or directory over empty directory). Renaming within one
 // directory onto an existing file is one sector write as far as the visible
-// name is concerned; see fat16.cpp for the exact guarantees.
+// name is concerned; see fat16_internal.h for the exact guarantees.
 int fat16_rename(Fat16* fs, const char* from, const char* to);
 
 // Iterate a directory opened with fat16_open. `*pos` starts at 0 and is an

@@ -92,6 +92,11 @@ case "$case_name" in
     mk --file "$systest=/systest" --mkdir /state --cmdline "/systest /state"
     qemu_tcg -kernel "$kernel" -drive "file=$img,format=raw,if=ide"
     expect_rc 0; expect_line "systest: [0-9]* passed, 0 failed" "$out"; expect_line "bfk: disk: ata " "$out" ;;
+  no-1g-pages)
+    # A CPU without 1 GiB pages: boot.S maps [0, 4 GiB) with 2 MiB pages instead.
+    mk --file "$systest=/systest" --mkdir /state --cmdline "/systest /state"
+    qemu_tcg -kernel "$kernel" -cpu max,pdpe1gb=off -drive "file=$img,format=raw,if=virtio"
+    expect_rc 0; expect_line "systest: [0-9]* passed, 0 failed" "$out" ;;
   no-disk)
     qemu_tcg -kernel "$kernel"
     expect_rc 126; expect_line "boot failed: no disk" "$out" ;;
@@ -200,7 +205,19 @@ case "$case_name" in
     run; expect_rc 0
     cmp -s "$work/linux.out" "$out" || { diff "$work/linux.out" "$out" | head -20; fail "boot 2 stdout differs from Linux"; }
     expect_line "from the snapshot: " "$err"; expect_line "every shape class from the snapshot (no tuning)" "$err"
-    grep -q "tier 1 generated\|tier 2 tuning" "$err" && fail "boot 2 tuned again" ;;
+    grep -q "tier 1 generated\|tier 2 tuning" "$err" && fail "boot 2 tuned again"
+    # A Q4_0 model: boot 1 generates and races kernels in the guest (W^X pages, no spare
+    # thread: one job per token), boot 2 installs the snapshot's choices (and the machine
+    # code of any generated kernel that won, checked against the reference on its first call).
+    "$bareflow" mkmodel -o "$work/q4.gguf" --dim 128 --hidden-dim 256 --layers 2 --heads 4 --seq-len 128 \
+      --type q4_0 --vocab "$tok" >/dev/null || fail "mkmodel failed"
+    mk --file "$bareflow=/bareflow" --file "$work/q4.gguf=/models/q4.gguf" --mkdir /state \
+       --cmdline "/bareflow run -m /models/q4.gguf -p \"Once upon a time\" -n 60 --temp 0 -t 1 --tiers 1,2,30 -v --state /state"
+    run; expect_rc 0; expect_line "generated matmul.q4_0.avx2" "$err"; expect_line "tuning: *converged after" "$err"
+    run; expect_rc 0; expect_line "from the snapshot: matmul" "$err"
+    expect_line "every shape class from the snapshot (no tuning)" "$err"
+    grep -q "differs from the reference" "$err" && fail "loaded code failed its check"
+    rm -f "$work/q4.gguf" ;;
   bareflow-stories260k|bareflow-stories260k-t2)
     t=1 smp=1; [ "$case_name" = bareflow-stories260k-t2 ] && t=2 smp=2
     stories_image $t

@@ -47,6 +47,7 @@ void run_command(const RunOptions& o) {
   SessionOptions so = session_options(o.tune);
   so.tune = so.tune && !o.reference;
   TuningSession session(forward, so);
+  forward.warm_up();
   GenerateResult r = generate(forward, *l.tokenizer, o.gen, [](const std::string& piece) {
     std::fwrite(piece.data(), 1, piece.size(), stdout);
     std::fflush(stdout);
@@ -69,7 +70,7 @@ void run_command(const RunOptions& o) {
   if (session.tuner()) std::fprintf(stderr, "tuning:      %s\n", tuning_summary(session).c_str());
   if (o.profile) {
     TierOf tier_of;
-    if (const Tuner* t = session.tuner()) tier_of = [t](const OpInstance& op) { return tier_name(t->tier_of(op)); };
+    if (const Tuner* t = session.tuner()) tier_of = [t](const OpInstance& op, bool prompt) { return tier_name(t->tier_of(op, prompt)); };
     std::fprintf(stderr, "\n%s", format_profile(profile_by_shape(forward.ops(), tier_of)).c_str());
     if (const Tuner* t = session.tuner())
       std::fprintf(stderr, "tuner:       %.3f%% of the generation time in its hooks\n",

@@ -54,25 +54,49 @@ ForwardOptions forward_options(const TuneCommandOptions& o, bool reference) {
 }
 
 void print_classes(const Tuner& t) {
-  std::printf("%-34s %-9s %10s  %s\n", "shape class", "tier", "cycles", "variant");
+  std::printf("%-34s %-9s %10s  %s\n", "shape class (n1: token steps, nN: prompt chunks)", "tier", "cycles", "variant");
   for (const auto& c : t.classes())
     std::printf("%-34s %-9s %10.0f  %s\n", c->key.c_str(), tier_name(c->tier), c->incumbent_cycles,
                 c->incumbent.describe().c_str());
 }
 
-// Tokens per second of the fixed and the tuned plans, interleaved rounds, best of each.
-void measure_plans(Forward& f, Tuner& t, std::mt19937& rng, int& pos) {
+// One prompt chunk of n random tokens at position 0; returns seconds.
+double run_prompt(Forward& f, std::mt19937& rng, int n) {
+  std::vector<int32_t> tokens(static_cast<size_t>(n));
+  for (int32_t& t : tokens) t = static_cast<int32_t>(rng() % static_cast<uint32_t>(f.model().config.vocab_size));
+  const auto t0 = Clock::now();
+  f.prompt(tokens.data(), n, 0);
+  return seconds_since(t0);
+}
+
+// Prompt tokens per second of the fixed and the tuned prompt plans, as measure_plans.
+void measure_prompt_plans(Forward& f, Tuner& t, std::mt19937& rng, int n) {
+  double best_fixed = 1e30, best_tuned = 1e30;
+  for (int round = 0; round < 5; ++round) {
+    t.use_fixed_plan(true, true);
+    best_fixed = std::min(best_fixed, run_prompt(f, rng, n));
+    t.use_fixed_plan(false, true);
+    best_tuned = std::min(best_tuned, run_prompt(f, rng, n));
+  }
+  std::printf("prompt, tuned: %9.2f tok/s\nprompt, fixed: %9.2f tok/s\nprompt tuned/fixed: %.3fx (best of 5 interleaved chunks of %d tokens)\n",
+              n / best_tuned, n / best_fixed, best_fixed / best_tuned, n);
+}
+
+// Tokens per second of the fixed and the tuned plans, interleaved rounds, best of each;
+// returns the tuned plan's.
+double measure_plans(Forward& f, Tuner& t, std::mt19937& rng, int& pos) {
   const int steps = std::max(8, std::min(64, f.context() / 2));
   double best_fixed = 1e30, best_tuned = 1e30;
   for (int round = 0; round < 5; ++round) {
-    t.use_fixed_plan(true);
+    t.use_fixed_plan(true, false);
     best_fixed = std::min(best_fixed, run_steps(f, rng, steps, pos));
-    t.use_fixed_plan(false);
+    t.use_fixed_plan(false, false);
     best_tuned = std::min(best_tuned, run_steps(f, rng, steps, pos));
   }
   std::printf("tuned plan:    %9.2f tok/s\nfixed plan:    %9.2f tok/s (best fixed variants, tier 0)\n"
               "tuned/fixed:   %9.3fx (best of 5 interleaved rounds of %d steps)\n",
               steps / best_tuned, steps / best_fixed, best_fixed / best_tuned, steps);
+  return steps / best_tuned;
 }
 
 void measure_reference(const Model& m, const TuneCommandOptions& o, double tuned_tok_s, std::mt19937& rng) {
@@ -84,23 +108,41 @@ void measure_reference(const Model& m, const TuneCommandOptions& o, double tuned
   std::printf("reference:     %9.2f tok/s; tuned/reference %.1fx\n", steps / s, tuned_tok_s * s / steps);
 }
 
-// A fresh engine started from the snapshot: its first token step against the median of
-// the following ones.
+// A fresh engine's first token step (after the warm-up step `run` makes at load) against
+// the median of the 16 after it.
+struct FirstStep {
+  double first = 0, steady = 0;
+};
+FirstStep time_first_step(Forward& f, std::mt19937& rng) {
+  f.warm_up();  // as `run` does at load
+  int pos = 0;
+  FirstStep r;
+  r.first = run_steps(f, rng, 1, pos);
+  std::vector<double> rest;
+  for (int i = 0; i < 16; ++i) rest.push_back(run_steps(f, rng, 1, pos));
+  std::nth_element(rest.begin(), rest.begin() + rest.size() / 2, rest.end());
+  r.steady = rest[rest.size() / 2];
+  return r;
+}
+
+// A second start from the snapshot, and for comparison a start with no tuner at all.
 void measure_second_start(const Model& m, const TuneCommandOptions& o, std::mt19937& rng) {
+  FirstStep plain;
+  {
+    Forward f(m, forward_options(o, false));
+    plain = time_first_step(f, rng);
+  }
   Forward f(m, forward_options(o, false));
   SessionOptions so = session_options(o.tune);
   so.tuner.log = nullptr;
   TuningSession session(f, so);
-  int pos = 0;
-  const double first = run_steps(f, rng, 1, pos);
-  std::vector<double> rest;
-  for (int i = 0; i < 16; ++i) rest.push_back(run_steps(f, rng, 1, pos));
-  std::nth_element(rest.begin(), rest.begin() + rest.size() / 2, rest.end());
-  const double steady = rest[rest.size() / 2];
+  const FirstStep tuned = time_first_step(f, rng);
   const bool tuned_from_start = session.tuner() && session.tuner()->steps_to_converge() == 0;
   std::printf("second start:  snapshot %s; first step %.3f ms, steady %.3f ms (%.2fx); %s\n",
-              session.loaded() ? "loaded" : "NOT loaded", first * 1e3, steady * 1e3, first / steady,
-              tuned_from_start ? "no tuning at all" : "some classes still tune");
+              session.loaded() ? "loaded" : "NOT loaded", tuned.first * 1e3, tuned.steady * 1e3,
+              tuned.first / tuned.steady, tuned_from_start ? "no tuning at all" : "some classes still tune");
+  std::printf("plain start:   no tuner; first step %.3f ms, steady %.3f ms (%.2fx)\n", plain.first * 1e3,
+              plain.steady * 1e3, plain.first / plain.steady);
 }
 
 void tune_command(const TuneCommandOptions& o) {
@@ -116,8 +158,16 @@ void tune_command(const TuneCommandOptions& o) {
     Tuner* t = session.tuner();
     if (!t) throw InputError("--no-tune", "tune with --no-tune has nothing to do");
     const auto t0 = Clock::now();
-    while (!t->converged() && seconds_since(t0) < o.seconds) run_steps(forward, rng, 1, pos);
-    if (!session.snapshot_file().empty() && !t->converged()) session.save();
+    // Token steps, with a prompt chunk before every 8 of them while prompt classes tune.
+    const int prompt_tokens = std::max(2, std::min(64, forward.context() / 2));
+    while ((!t->converged() || !t->prompt_settled()) && seconds_since(t0) < o.seconds) {
+      if (!t->prompt_settled()) {
+        run_prompt(forward, rng, prompt_tokens);
+        pos = prompt_tokens % forward.context();
+      }
+      run_steps(forward, rng, 8, pos);
+    }
+    if (!session.snapshot_file().empty()) session.save();  // the prompt classes too
     std::printf("model:         %s (%d threads, %s kernels)\n", o.model.c_str(), forward.pool().size(),
                 std::string(isa_level_name(forward.cpu().level)).c_str());
     if (t->converged())
@@ -130,9 +180,8 @@ void tune_command(const TuneCommandOptions& o) {
     std::printf("snapshot:      %s\n", session.snapshot_file().empty() ? "(none: --no-state)" : session.snapshot_file().c_str());
     print_classes(*t);
     if (!o.measure) return;
-    measure_plans(forward, *t, rng, pos);
-    const int steps = 16;
-    tuned_tok_s = steps / run_steps(forward, rng, steps, pos);
+    tuned_tok_s = measure_plans(forward, *t, rng, pos);
+    measure_prompt_plans(forward, *t, rng, prompt_tokens);
   }
   measure_reference(*l.model, o, tuned_tok_s, rng);
   if (so.state_dir) measure_second_start(*l.model, o, rng);

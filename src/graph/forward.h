@@ -78,6 +78,10 @@ class Forward {
   float* step(int token, int pos);
   // Runs n tokens at positions pos0.. in chunks of batch(); returns the last one's logits.
   float* prompt(const int32_t* tokens, int n, int pos0);
+  // One token step at position 0 whose results nothing reads (the first real step
+  // writes position 0 again): page faults, cold caches and the pool's first wake-up are
+  // paid at load, so the first real token costs what the others do.
+  void warm_up() { step(0, 0); }
 
   int context() const { return context_; }
   int batch() const { return batch_; }

@@ -38,8 +38,8 @@ void add_traffic(ProfileRow& row, const OpInstance& op, uint64_t calls, uint64_t
 
 std::vector<ProfileRow> profile_by_shape(const std::vector<OpInstance*>& ops, const TierOf& tier_of) {
   std::map<std::tuple<std::string, std::string, std::string>, ProfileRow> by_class;
-  auto row_for = [&](const std::string& cls, const Variant& v, const OpInstance& op) -> ProfileRow& {
-    const std::string tier = tier_of ? tier_of(op) : "fixed";
+  auto row_for = [&](const std::string& cls, const Variant& v, const OpInstance& op, bool prompt) -> ProfileRow& {
+    const std::string tier = tier_of ? tier_of(op, prompt) : "fixed";
     ProfileRow& row = by_class[{cls, v.name, tier}];
     row.tier = tier;
     return row;
@@ -49,7 +49,7 @@ std::vector<ProfileRow> profile_by_shape(const std::vector<OpInstance*>& ops, co
     const std::string cls = shape_class(*op);
     const bool own_step_rows = op->step.variant && op->step.variant != op->variant && op->step.calls > 0;
     if (own_step_rows) {
-      ProfileRow& s = row_for(cls + " n1", *op->step.variant, *op);
+      ProfileRow& s = row_for(cls + " n1", *op->step.variant, *op, false);
       ++s.instances;
       s.calls += op->step.calls;
       s.cycles += op->step.cycles;
@@ -59,7 +59,7 @@ std::vector<ProfileRow> profile_by_shape(const std::vector<OpInstance*>& ops, co
     const uint64_t cycles = op->cycles - (own_step_rows ? op->step.cycles : 0);
     const uint64_t tokens = op->tokens_run - (own_step_rows ? op->step.calls : 0);
     if (!calls && own_step_rows) continue;
-    ProfileRow& row = row_for(cls, *op->variant, *op);
+    ProfileRow& row = row_for(cls, *op->variant, *op, own_step_rows);
     ++row.instances;
     row.calls += calls;
     row.cycles += cycles;

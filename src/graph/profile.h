@@ -23,8 +23,8 @@ struct ProfileRow {
   uint64_t macs = 0;   // multiply-adds (matmuls)
 };
 
-// Names the tier an op is in; null: every op is "fixed".
-using TierOf = std::function<const char*(const OpInstance&)>;
+// Names the tier an op is in for prompt chunks (true) or token steps; null: "fixed".
+using TierOf = std::function<const char*(const OpInstance&, bool prompt)>;
 
 // Rows sorted by cycles, most expensive first. Disabled ops (never run) are left out.
 std::vector<ProfileRow> profile_by_shape(const std::vector<OpInstance*>& ops, const TierOf& tier_of = nullptr);

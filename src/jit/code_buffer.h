@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 
 namespace bf::jit {
@@ -25,5 +26,11 @@ class CodeBuffer {
   size_t size_ = 0;     // bytes of code
   size_t mapped_ = 0;   // whole pages
 };
+
+// Saved machine code (position independent) mapped W^X at a fresh address: the callable
+// is entry(). Throws as the constructor does.
+inline std::unique_ptr<CodeBuffer> load_code(std::span<const uint8_t> bytes) {
+  return std::make_unique<CodeBuffer>(bytes);
+}
 
 }  // namespace bf::jit

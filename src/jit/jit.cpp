@@ -2,7 +2,9 @@
 // that share the hand-written variants' layouts and repacks.
 #include "jit/jit.h"
 
+#include <algorithm>
 #include <charconv>
+#include <cstdio>
 
 #include "jit/code_buffer.h"
 #include "jit/gemm_gen.h"
@@ -11,8 +13,9 @@
 namespace bf::jit {
 
 std::string MatvecConf::str() const {
-  return "g" + std::to_string(groups) + "-a" + std::to_string(accs) + "-u" + std::to_string(unroll) + "-p" +
-         std::to_string(prefetch) + (vnni ? "-vnni" : "-madd");
+  char text[80];
+  std::snprintf(text, sizeof text, "g%d-a%d-u%d-p%d-%s", groups, accs, unroll, prefetch, vnni ? "vnni" : "madd");
+  return text;
 }
 
 std::optional<MatvecConf> MatvecConf::parse(std::string_view text) {
@@ -69,7 +72,7 @@ namespace {
 // The knobs every generator accepts, whatever the type and ISA.
 bool knobs_legal(const MatvecConf& c) {
   return (c.groups == 1 || c.groups == 2 || c.groups == 4) && c.accs >= 1 && c.accs <= 3 &&
-         (c.unroll == 1 || c.unroll == 2 || c.unroll == 4) && c.prefetch >= 0 && c.prefetch <= 65536 &&
+         (c.unroll == 1 || c.unroll == 2 || c.unroll == 4 || c.unroll == 8) && c.prefetch >= 0 && c.prefetch <= 65536 &&
          c.prefetch % 64 == 0;
 }
 
@@ -80,7 +83,11 @@ bool dot_fits_level(const MatvecConf& c, IsaLevel isa) {
 }
 
 bool conf_fits(const MatvecPlan& plan, const MatvecConf& c, IsaLevel isa) {
-  return knobs_legal(c) && dot_fits_level(c, isa) && vector_registers(plan, c) <= register_file(plan);
+  // K types apply each block's sub-block scales from its place in the super-block,
+  // which the code knows only when a loop iteration is a whole super-block.
+  // Q6_K scales its two half blocks apart: one chain each.
+  return knobs_legal(c) && dot_fits_level(c, isa) && (!plan.k_quant || c.unroll == 8) && (!plan.q6 || c.accs == 2) &&
+         vector_registers(plan, c) <= register_file(plan);
 }
 
 // The hand-written variant whose layout (and repack) a generated one shares.
@@ -101,28 +108,28 @@ bool has_avx_vnni(const CpuInfo& cpu) { return cpu.avx_vnni; }
 // What a generated kernel's variant says beyond its hand-written twin's layout.
 struct KernelKind {
   const char* tag;     // "jit" (token-step matvec) or "gemm"
-  int groups;          // row groups a step takes: the split grain
+  int groups;          // row groups a step takes: with the plan's lanes, the split grain
   int32_t max_tokens;  // the variant's
 };
 
-std::unique_ptr<GeneratedKernel> wrap(DType type, IsaLevel isa, int64_t rows, int64_t cols, bool vnni,
-                                      const std::string& conf_text, const KernelKind& kind,
-                                      std::span<const uint8_t> code) {
+std::unique_ptr<GeneratedKernel> wrap(const MatvecPlan& plan, IsaLevel isa, bool vnni, const std::string& conf_text,
+                                      const KernelKind& kind, std::span<const uint8_t> code) {
+  const DType type = plan.type;
   const Variant* hand = builtin().find(hand_written_name(type, isa, vnni));
   if (!hand || code.empty()) return nullptr;
   auto k = std::make_unique<GeneratedKernel>();
-  k->buffer = std::make_unique<CodeBuffer>(code);
+  k->buffer = load_code(code);
   k->conf_text = conf_text;
-  k->rows = rows;
-  k->cols = cols;
+  k->rows = plan.rows;
+  k->cols = plan.cols;
   Variant& v = k->variant;
-  v.name = hand->name + "." + kind.tag + "." + conf_text + "." + std::to_string(rows) + "x" + std::to_string(cols);
+  v.name = hand->name + "." + kind.tag + "." + conf_text + "." + std::to_string(plan.rows) + "x" + std::to_string(plan.cols);
   v.op = OpKind::Matmul;
   v.type = type;
   v.isa = isa;
   v.usable = isa == IsaLevel::Avx2 && vnni ? has_avx_vnni : nullptr;
   v.fn = reinterpret_cast<KernelFn>(const_cast<void*>(k->buffer->entry()));
-  v.split.grain = kind.groups * (isa == IsaLevel::Avx2 ? 8 : 16);
+  v.split.grain = kind.groups * plan.lanes;
   v.max_tokens = kind.max_tokens;
   v.input = MatmulInput::Q8;
   v.layout = hand->layout;
@@ -131,9 +138,9 @@ std::unique_ptr<GeneratedKernel> wrap(DType type, IsaLevel isa, int64_t rows, in
   return k;
 }
 
-std::unique_ptr<GeneratedKernel> make_kernel(DType type, IsaLevel isa, int64_t rows, int64_t cols,
-                                             const MatvecConf& conf, std::span<const uint8_t> code) {
-  auto k = wrap(type, isa, rows, cols, conf.vnni, conf.str(), {"jit", conf.groups, 1}, code);
+std::unique_ptr<GeneratedKernel> make_kernel(const MatvecPlan& plan, IsaLevel isa, const MatvecConf& conf,
+                                             std::span<const uint8_t> code) {
+  auto k = wrap(plan, isa, conf.vnni, conf.str(), {"jit", conf.groups, 1}, code);
   if (k) k->conf = conf;
   return k;
 }
@@ -145,18 +152,21 @@ GeneratedKernel::~GeneratedKernel() = default;
 
 std::vector<MatvecConf> knob_space(DType type, IsaLevel isa) {
   MatvecPlan plan;
-  if (!MatvecPlan::make(type, isa, 1, 32, plan)) return {};
-  // g, a, u, prefetch: the hand-written step's shape (4 groups, 4-8 KiB ahead), with one
-  // knob moved at a time, and narrower steps with more chains.
+  if (!MatvecPlan::make(type, isa, 1, 256, plan)) return {};
+  // g, a, u, prefetch: the hand-written step's shape (4 groups, 4-8 KiB ahead) with one
+  // knob moved at a time, then narrower steps with more chains, which a 16-register
+  // file still holds for the types with more temporaries.
   const MatvecConf base[] = {
       {4, 1, 1, 8192}, {4, 1, 1, 4096}, {4, 1, 1, 0}, {4, 2, 1, 8192},
-      {4, 1, 2, 8192}, {2, 2, 1, 4096}, {1, 3, 4, 4096},
+      {4, 1, 2, 8192}, {2, 2, 1, 4096}, {2, 2, 1, 8192}, {1, 3, 4, 4096}, {1, 2, 1, 8192}, {1, 2, 2, 0},
   };
   std::vector<MatvecConf> out;
   for (bool vnni : {false, true})
     for (MatvecConf c : base) {
       c.vnni = vnni;
-      if (conf_fits(plan, c, isa)) out.push_back(c);
+      if (plan.k_quant) c.unroll = 8;  // one super-block per iteration
+      if (plan.q6) c.accs = 2;
+      if (conf_fits(plan, c, isa) && std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
     }
   return out;
 }
@@ -167,14 +177,14 @@ std::unique_ptr<GeneratedKernel> generate_matvec(DType type, IsaLevel isa, const
   if (!MatvecPlan::make(type, isa, rows, cols, plan) || !conf_fits(plan, conf, isa)) return nullptr;
   if (!cpu.has(isa) || (isa == IsaLevel::Avx2 && conf.vnni && !cpu.avx_vnni)) return nullptr;
   const std::vector<uint8_t> code = emit_matvec(plan, conf);
-  return make_kernel(type, isa, rows, cols, conf, code);
+  return make_kernel(plan, isa, conf, code);
 }
 
 std::unique_ptr<GeneratedKernel> load_matvec(DType type, IsaLevel isa, int64_t rows, int64_t cols,
                                              const MatvecConf& conf, std::span<const uint8_t> code) {
   MatvecPlan plan;
   if (!MatvecPlan::make(type, isa, rows, cols, plan) || !conf_fits(plan, conf, isa)) return nullptr;
-  return make_kernel(type, isa, rows, cols, conf, code);
+  return make_kernel(plan, isa, conf, code);
 }
 
 namespace {
@@ -196,9 +206,9 @@ bool gemm_conf_fits(const MatvecPlan& plan, const GemmConf& c, IsaLevel isa) {
          gemm_vector_registers(plan, c) <= register_file(plan);
 }
 
-std::unique_ptr<GeneratedKernel> make_gemm_kernel(DType type, IsaLevel isa, int64_t rows, int64_t cols,
-                                                  const GemmConf& conf, std::span<const uint8_t> code) {
-  return wrap(type, isa, rows, cols, conf.vnni, conf.str(), {"gemm", conf.groups, 0}, code);
+std::unique_ptr<GeneratedKernel> make_gemm_kernel(const MatvecPlan& plan, IsaLevel isa, const GemmConf& conf,
+                                                  std::span<const uint8_t> code) {
+  return wrap(plan, isa, conf.vnni, conf.str(), {"gemm", conf.groups, 0}, code);
 }
 
 }  // namespace
@@ -235,14 +245,14 @@ std::unique_ptr<GeneratedKernel> generate_gemm(DType type, IsaLevel isa, const C
   MatvecPlan plan;
   if (!gemm_plan(type, isa, rows, cols, plan) || !gemm_conf_fits(plan, conf, isa)) return nullptr;
   if (!cpu.has(isa) || (isa == IsaLevel::Avx2 && conf.vnni && !cpu.avx_vnni)) return nullptr;
-  return make_gemm_kernel(type, isa, rows, cols, conf, emit_gemm(plan, conf));
+  return make_gemm_kernel(plan, isa, conf, emit_gemm(plan, conf));
 }
 
 std::unique_ptr<GeneratedKernel> load_gemm(DType type, IsaLevel isa, int64_t rows, int64_t cols, const GemmConf& conf,
                                            std::span<const uint8_t> code) {
   MatvecPlan plan;
   if (!gemm_plan(type, isa, rows, cols, plan) || !gemm_conf_fits(plan, conf, isa)) return nullptr;
-  return make_gemm_kernel(type, isa, rows, cols, conf, code);
+  return make_gemm_kernel(plan, isa, conf, code);
 }
 
 }  // namespace bf::jit

@@ -2,7 +2,7 @@
 // exact shape on this CPU, meeting the kernel contract (kernels/contract.h) so that the
 // tuner can install it like any other variant and the snapshot can save and reload it.
 //
-// Generated token-step matvecs (n_tokens == 1) for Q8_0 and Q4_0 read the SAME weight
+// Generated token-step matvecs (n_tokens == 1) for Q8_0, Q4_0, Q4_K and Q6_K read the SAME weight
 // layouts as the hand-written integer variants of their level, so switching between a
 // hand-written and a generated variant needs no repack:
 //   Avx2        "r8"  (kernels/int8_avx2): vpmaddubsw + vpmaddwd, or VEX vpdpbusd when the
@@ -40,8 +40,8 @@ class CodeBuffer;
 // kernel's identity. Text form (str/parse): "g4-a1-u1-p8192-vnni".
 struct MatvecConf {
   int groups = 4;     // row groups per step (g): 1, 2 or 4; r16 steps stay inside a set of 4
-  int accs = 1;       // independent integer accumulator chains per row group (a): 1..3
-  int unroll = 1;     // blocks per loop iteration (u): 1, 2 or 4, the rest straight after
+  int accs = 1;       // independent integer accumulator chains per row group (a): 1..3 (Q6_K: 2, one per half block)
+  int unroll = 1;     // blocks per loop iteration (u): 1, 2, 4 or 8 (K types: 8), the rest straight after
   int prefetch = 0;   // bytes ahead in each row group's value stream (p), 0: none
   bool vnni = false;  // vpdpbusd ("vnni") rather than vpmaddubsw + vpmaddwd ("madd")
 
@@ -75,7 +75,10 @@ struct GemmConf {
 std::vector<GemmConf> gemm_knob_space(DType type, IsaLevel isa);
 
 // A generated kernel and the variant that runs it. Owns the code memory; `variant.fn`
-// points into it, so the variant lives exactly as long as this object.
+// points into it, so the variant lives exactly as long as this object. The variant
+// computes only the rows x cols it was generated for (its name ends in them): its
+// `accepts`, `layout` and `repack` are the hand-written variant's, so callers key
+// generated variants by shape.
 struct GeneratedKernel {
   Variant variant;
   MatvecConf conf;       // a matvec's knobs (default for a GEMM)
@@ -89,7 +92,7 @@ struct GeneratedKernel {
 // Generates the token-step matvec for a rows x cols weight of `type` in the layout of
 // the hand-written variant of `isa`. nullptr when no generator covers (type, isa), the
 // CPU (`cpu`) cannot run it, the conf is not one this ISA takes (see knob_space) or the
-// shape does not fit (cols not a positive multiple of 32, rows < 1).
+// shape does not fit (cols not a positive multiple of 32, of 256 for the K types; rows < 1).
 std::unique_ptr<GeneratedKernel> generate_matvec(DType type, IsaLevel isa, const CpuInfo& cpu, int64_t rows,
                                                  int64_t cols, const MatvecConf& conf);
 

@@ -5,6 +5,7 @@
 #include <string_view>
 #include <unordered_set>
 
+#include "util/byte_reader.h"
 #include "util/error.h"
 
 namespace bf {
@@ -14,44 +15,23 @@ constexpr uint64_t kMaxDims = 4;
 constexpr int kMaxArrayDepth = 3;
 constexpr uint64_t kMaxStringBytes = 1ull << 30;
 
-// A bounds-checked cursor over the file. Every read checks the remaining length
-// first, so a truncated or lying file fails here and nowhere else.
-class Reader {
+// The file's cursor (util/byte_reader.h): a truncated or lying file fails here and
+// nowhere else, with one line naming the file.
+class Reader : public ByteReader {
  public:
-  Reader(const uint8_t* data, size_t size, const std::string& name) : p_(data), size_(size), name_(name) {}
+  Reader(const uint8_t* data, size_t size, const std::string& name) : ByteReader(data, 0, size), name_(name) {}
 
   [[noreturn]] void fail(const std::string& problem) const { throw InputError(name_, problem); }
-  size_t pos() const { return pos_; }
-  size_t remaining() const { return size_ - pos_; }
-
-  void need(uint64_t n, const char* what) const {
-    if (n > remaining()) fail(std::string("truncated while reading ") + what + " at offset " + std::to_string(pos_));
-  }
-  template <typename T>
-  T get(const char* what) {
-    need(sizeof(T), what);
-    T v;
-    std::memcpy(&v, p_ + pos_, sizeof v);
-    pos_ += sizeof v;
-    return v;
-  }
   std::string string(const char* what) {
     auto n = get<uint64_t>(what);
     if (n > kMaxStringBytes) fail(std::string(what) + " has absurd length " + std::to_string(n));
-    need(n, what);
-    std::string s(reinterpret_cast<const char*>(p_ + pos_), n);
-    pos_ += n;
-    return s;
-  }
-  void skip(uint64_t n, const char* what) {
-    need(n, what);
-    pos_ += n;
+    return take_string(n, what);
   }
 
  private:
-  const uint8_t* p_;
-  size_t size_;
-  size_t pos_ = 0;
+  [[noreturn]] void shortfall(uint64_t, const char* what) const override {
+    fail(std::string("truncated while reading ") + what + " at offset " + std::to_string(pos()));
+  }
   const std::string& name_;
 };
 

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "snapshot/snapshot.h"
+#include "util/byte_reader.h"
 #include "util/error.h"
 #include "util/hash.h"
 
@@ -65,47 +66,33 @@ struct Bad {
   std::string problem;
 };
 
-// Reads fields in order from bytes [begin, end); every read checks the bytes left first.
-class Reader {
+// Reads fields in order from bytes [begin, end) (util/byte_reader.h).
+class Reader : public ByteReader {
  public:
-  Reader(std::span<const uint8_t> bytes, size_t begin, size_t end) : p_(bytes.data()), end_(end), pos_(begin) {}
-  size_t pos() const { return pos_; }
-  size_t left() const { return end_ - pos_; }
+  Reader(std::span<const uint8_t> bytes, size_t begin, size_t end) : ByteReader(bytes.data(), begin, end) {}
+  size_t left() const { return remaining(); }
 
-  template <typename T>
-  T get(const char* what) {
-    need(sizeof(T), what);
-    T v;
-    std::memcpy(&v, p_ + pos_, sizeof v);
-    pos_ += sizeof v;
-    return v;
-  }
   std::string str(const char* what) {
-    const size_t at = pos_;
+    const size_t at = pos();
     const uint32_t n = get<uint32_t>(what);
     if (n > kMaxSnapshotString)
       throw Bad{std::string(what) + " length " + std::to_string(n) + " at byte " + std::to_string(at) + " exceeds 4096"};
-    need(n, what);
-    std::string s(reinterpret_cast<const char*>(p_ + pos_), n);
-    pos_ += n;
+    std::string s = take_string(n, what);
     if (const char* problem = string_problem(s)) throw Bad{std::string(what) + " at byte " + std::to_string(at) + " " + problem};
     return s;
   }
   std::vector<uint8_t> blob(uint32_t n, const char* what) {
     need(n, what);
-    std::vector<uint8_t> v(p_ + pos_, p_ + pos_ + n);
-    pos_ += n;
+    std::vector<uint8_t> v(here(), here() + n);
+    skip(n, what);
     return v;
   }
 
  private:
-  void need(size_t n, const char* what) {
-    if (n > left())
-      throw Bad{std::string(what) + " at byte " + std::to_string(pos_) + " needs " + std::to_string(n) + " bytes, " +
-                std::to_string(left()) + " left"};
+  [[noreturn]] void shortfall(uint64_t n, const char* what) const override {
+    throw Bad{std::string(what) + " at byte " + std::to_string(pos()) + " needs " + std::to_string(n) + " bytes, " +
+              std::to_string(remaining()) + " left"};
   }
-  const uint8_t* p_;
-  size_t end_, pos_;
 };
 
 SnapshotEntry read_entry(Reader& r) {

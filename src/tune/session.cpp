@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <stdexcept>
+#include <system_error>
 
 namespace bf {
 
@@ -28,26 +29,45 @@ TuningSession::TuningSession(Forward& forward, const SessionOptions& options) : 
   }
   if (!loaded_ && why != "no snapshot")
     std::fprintf(stderr, "bareflow: snapshot %s not used: %s; tuning again\n", path_.c_str(), why.c_str());
-  tuner_->set_on_converged([this] { save(); });
+  tuner_->set_on_converged([this] { save_in_background(); });
 }
 
 TuningSession::~TuningSession() {
+  if (writer_.joinable()) writer_.join();
   if (tuner_ && !path_.empty() && settled_classes(*tuner_) > saved_settled_) save();
 }
 
-bool TuningSession::save() {
-  if (!tuner_ || path_.empty()) return false;
-  Snapshot s;
-  s.key = key_;
-  for (SnapshotEntry& e : tuner_->export_entries()) s.entries.push_back(std::move(e));
+namespace {
+bool write_snapshot(const std::string& path, const Snapshot& s) {
   try {
-    save_snapshot_atomic(path_, s);
+    save_snapshot_atomic(path, s);
+    return true;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bareflow: snapshot not saved: %s\n", e.what());
     return false;
   }
+}
+}  // namespace
+
+bool TuningSession::save() {
+  if (!tuner_ || path_.empty()) return false;
+  if (writer_.joinable()) writer_.join();
+  Snapshot s{key_, tuner_->export_entries()};
+  if (!write_snapshot(path_, s)) return false;
   saved_settled_ = settled_classes(*tuner_);
   return true;
+}
+
+void TuningSession::save_in_background() {
+  if (!tuner_ || path_.empty()) return;
+  if (writer_.joinable()) writer_.join();
+  saved_settled_ = settled_classes(*tuner_);
+  Snapshot s{key_, tuner_->export_entries()};
+  try {
+    writer_ = std::thread([path = path_, s] { write_snapshot(path, s); });
+  } catch (const std::system_error&) {
+    write_snapshot(path_, s);  // no thread to be had (the unikernel: one per CPU): write it now
+  }
 }
 
 }  // namespace bf

@@ -23,14 +23,26 @@
 // member each); a one-member class alternates trial and incumbent tokens. Trials are
 // budgeted so that they add at most `max_token_delay` of a token's time (a candidate is
 // assumed twice as slow until measured, and one measured more than 1.5x slower is
-// dropped at once), and at most one kernel is generated per token: code is generated
-// when its challenger first races, not when its tier starts.
+// dropped at once). Code is generated on a thread of its own (generator_thread.h) when
+// a tier starts; a challenger races once its code is there.
 //
-// Only token steps (chunks of one token) are tuned: generation is where the calls are.
-// Prompt chunks keep the best fixed variant.
+// Per-class races cannot see how choices interact (a one-thread split lets the other
+// thread idle for longer, for one), so once every class settled the whole plan is
+// confirmed: blocks of token steps alternate between the tuned plan and the fixed one,
+// and the tuned plan stays only if its median block is not slower. The tuner never
+// ends slower than tier 0 by more than that comparison's noise.
+//
+// Two regimes, each with its own classes and slot of the op: token steps (key "... n1",
+// OpInstance::step: matvecs) and prompt chunks ("... nN", the op's own variant: GEMMs,
+// racing generated GEMMs against the fixed kernels the same way, one trial per member and
+// chunk). Calls count per class, so prompt classes tier up only where prompts are long
+// or many (`bareflow tune` runs them); converged() and the whole-plan check concern the
+// token steps, where generation spends its time.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <array>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -41,6 +53,7 @@
 
 #include "graph/forward.h"
 #include "jit/jit.h"
+#include "tune/generator_thread.h"
 #include "snapshot/snapshot.h"
 
 namespace bf {
@@ -67,7 +80,9 @@ struct TunerOptions {
 struct Candidate {
   const Variant* variant = nullptr;               // a fixed variant, or gen->variant
   std::unique_ptr<jit::GeneratedKernel> gen;      // owns generated code
-  std::optional<jit::MatvecConf> conf;            // a generated candidate's knobs (code made on first race)
+  std::optional<jit::MatvecConf> conf;            // a generated matvec's knobs (token steps)
+  std::optional<jit::GemmConf> gemm;              // a generated GEMM's knobs (prompt chunks)
+  std::shared_ptr<GenerationJob> job;             // its code, being generated
   Split split;
   std::vector<double> ratios;  // cycles per call relative to the incumbent, one per sample
   bool verified = false;       // output checked against the reference on real data
@@ -76,11 +91,12 @@ struct Candidate {
 };
 
 struct ShapeClass {
-  std::string key;  // "matmul Q4_0 2048x5632 n1"
+  std::string key;  // "matmul Q4_0 2048x5632 n1" (token steps) or "... nN" (prompt chunks)
+  bool prompt = false;  // the regime: prompt chunks (the op's variant) or token steps (its step slot)
   std::vector<OpInstance*> members;
   Tier tier = Tier::Fixed;
-  uint64_t calls = 0;     // token-step calls over all members
-  Candidate incumbent;    // what the members' step slots run
+  uint64_t calls = 0;     // calls of the regime over all members
+  Candidate incumbent;    // what the members' slot of the regime runs
   std::vector<Candidate> challengers;
   struct Trial {
     OpInstance* member;
@@ -89,6 +105,7 @@ struct ShapeClass {
   std::vector<Trial> trials;  // this token's races
   size_t next_member = 0;     // trials rotate over the members
   double incumbent_cycles = 0;  // latest per-call cost of the incumbent (a member's median)
+  double snapshot_ns = 0;       // its cost as the snapshot it came from recorded it
   bool trialed_last = false;    // a one-member class alternates trial and incumbent tokens
   const Variant* fixed = nullptr;  // the tier-0 variant: the fallback if loaded code fails
   std::string note;       // why a tier was skipped, for the log and the profile
@@ -119,11 +136,13 @@ class Tuner : public ChunkObserver {
   // Adds a challenger to a class in tier 1 or 2. Unless marked verified it is checked
   // against the reference on its first call, like the tuner's own (tests race broken ones).
   void race(ShapeClass& c, Candidate k) { c.challengers.push_back(std::move(k)); }
-  // Runs every class's tier-0 fixed variant (true) or its incumbent (false), for
-  // measuring the tuned plan against the fixed one in the same run.
-  void use_fixed_plan(bool fixed);
-  // The tier of the class `op` belongs to (Fixed for ops that are not tuned).
-  Tier tier_of(const OpInstance& op) const;
+  // Runs every class of a regime on its tier-0 fixed variant (true) or its incumbent
+  // (false), for measuring the tuned plan against the fixed one in the same run.
+  void use_fixed_plan(bool fixed, bool prompt);
+  // The tier of the class `op` belongs to in a regime (Fixed for ops that are not tuned).
+  Tier tier_of(const OpInstance& op, bool prompt) const;
+  // Every prompt class settled (`bareflow tune` runs prompt chunks until then).
+  bool prompt_settled() const;
 
   // Hash of every class key and its member count: the snapshot's op signature.
   std::string op_signature() const;
@@ -135,35 +154,56 @@ class Tuner : public ChunkObserver {
  private:
   void build_classes();
   void update_converged();
+  bool all_settled(bool prompt) const;
+  ShapeClass* class_of(const OpInstance& op, bool prompt) const;
+  void set_slot(OpInstance& m, const ShapeClass& c, const Candidate& k) const;
+  void fall_back(ShapeClass& c);
+  bool plan_differs() const;
+  void confirm(double token_cycles);
   void advance(ShapeClass& c);
   void enter_generated(ShapeClass& c);
   void enter_tuning(ShapeClass& c);
   void settle(ShapeClass& c, const char* why);
   void install(ShapeClass& c, Candidate&& winner);
   void record_sample(ShapeClass& c);
-  bool verify(ShapeClass& c, OpInstance& op, Candidate& cand);
-  int next_trial(const ShapeClass& c) const;
+  bool verify(OpInstance& op, Candidate& cand);
+  bool verify_offline(const ShapeClass& c, Candidate& cand);
+  bool outputs_match(const OpInstance& op, const Candidate& cand, const MatmulArgs& a, bool run_candidate);
+  int next_trial(const ShapeClass& c, const std::vector<int>& waiting) const;
   bool ready(ShapeClass& c, Candidate& k, bool& may_generate);
+  void submit(const ShapeClass& c, Candidate& k);
+  bool fits(const ShapeClass& c, const jit::GeneratedKernel* g) const;
   Candidate* trial_of(ShapeClass& c, const OpInstance& op);
   void log(const ShapeClass& c, const std::string& what);
-  std::unique_ptr<jit::GeneratedKernel> generate(const ShapeClass& c, const jit::MatvecConf& conf) const;
+  std::unique_ptr<jit::GeneratedKernel> generate(const ShapeClass& c, const Candidate& k) const;
+  std::unique_ptr<GenerationJob> job_for(const ShapeClass& c, const Candidate& k) const;
 
   Forward& forward_;
   TunerOptions options_;
   std::vector<std::unique_ptr<ShapeClass>> classes_;
-  std::unordered_map<const OpInstance*, ShapeClass*> class_of_op_;  // tuned ops only
-  bool in_step_ = false;
+  // Tuned ops only: [0] their token-step class, [1] their prompt class (or null).
+  std::unordered_map<const OpInstance*, std::array<ShapeClass*, 2>> class_of_op_;
+  int regime_ = -1;  // of the chunk running: 0 token step, 1 prompt chunk, -1 nothing to do
   uint64_t chunk_start_tsc_ = 0;
-  double token_cycles_ = 0;  // running estimate of a token step's cycles
+  double chunk_cycles_[2] = {0, 0};  // running estimates of a token step's and a prompt chunk's cycles
   int64_t steps_ = 0;
   int64_t converged_at_step_ = -1;
   double converged_seconds_ = -1;
+  bool started_ = false;
   uint64_t first_step_tsc_ = 0;
+  std::chrono::steady_clock::time_point first_step_time_;
   uint64_t overhead_cycles_ = 0;
   uint64_t generation_cycles_ = 0;
   std::vector<float> scratch_;  // reference outputs for verification
   bool converged_ = false;
+  // The whole-plan check (confirm()): token cycles per block, [0] fixed plan, [1] tuned.
+  bool confirmed_ = false;
+  bool confirming_ = false;
+  int confirm_steps_ = 0;
+  double block_cycles_ = 0;
+  std::vector<double> plan_cycles_[2];
   std::function<void()> on_converged_;
+  GeneratorThread generator_;  // last: stopped before the candidates its jobs belong to go
 };
 
 }  // namespace bf

@@ -5,7 +5,7 @@
 # at random moments, many times, on the same disk. After each kill:
 #   * fsck.fat -n on the partition reports nothing, or only what a cut may
 #     leave: leaked space (the one-write windows documented at the top of
-#     kernel/fat16/fat16.cpp), an over-long chain on the temp file, and the
+#     kernel/fat16/fat16_internal.h), an over-long chain on the temp file, and the
 #     volume's dirty mark. Its verdict is recorded (clean / leak-only). The
 #     leaks are NOT fixed on the host: the next boot's mount must repair them;
 #   * /state/state.bin is one complete version (statewriter --verify), not older

@@ -2,7 +2,7 @@
 // write-temp / fsync / rename sequence, then for EVERY prefix of the writes,
 // and for random subsets of the writes inside each flush interval (a disk
 // may reorder between barriers), materialise the image and check:
-//   * fsck.fat -n reports nothing, or only leaked space (see fat16.cpp: the
+//   * fsck.fat -n reports nothing, or only leaked space (see fat16_internal.h: the
 //     one-write windows where new/old clusters are unreachable);
 //   * the library mounts it, and the state file is exactly the old or the new
 //     content (or absent/new when there was no old one).

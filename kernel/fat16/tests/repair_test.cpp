@@ -1,4 +1,4 @@
-// Mount-time repair (the volume dirty flag, see fat16.h / fat16.cpp):
+// Mount-time repair (the volume dirty flag, see fat16.h / repair.cpp):
 //   * power cut + one more mount: for EVERY prefix of the recorded writes of a
 //     write-temp / fsync / rename sequence, mounting the cut image repairs it,
 //     and after fat16_sync `fsck.fat -n` is completely clean (exit 0) and the
