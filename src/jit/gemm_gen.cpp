@@ -8,13 +8,15 @@
 //
 // Code shape (registers fixed below):
 //   for each step of conf.groups row groups in [begin / lanes, ceil(end / lanes)):
+//    for each K chunk of conf.chunk blocks (one chunk of every block when 0):
 //     for each tile of conf.tokens tokens (the last one narrower, its own code):
-//       for each block b (conf.unroll per loop iteration):
+//       for each block b of the chunk (conf.unroll per loop iteration):
 //         per token: c_t = -offset * sum_t[b] on the stack (vnni and nibbles)
 //         integer sums of every (group, token), started at c_t, over the 8 k-groups:
 //           load each group's k-group once, broadcast each token's 4 bytes once
 //         facc[g][t] += float(isum) * d_x[t][b] * d_w[g][b]
-//       store each (group, token)'s rows that lie in [begin, end) (masked)
+//       store (first chunk) or add to the output (later chunks) each (group, token)'s
+//       rows that lie in [begin, end) (masked)
 // Row-group steps outside, tokens inside: a step's weights are read from memory once per
 // call and from L1/L2 by every token tile, as in the hand-written drivers.
 #include "jit/gemm_gen.h"
@@ -539,10 +541,11 @@ class GemmGen : public CodeGenerator {
 }  // namespace
 
 std::vector<uint8_t> emit_gemm(const MatvecPlan& plan, const GemmConf& conf) {
-  // A block of a groups x tokens tile is under (groups * tokens + groups + tokens) * 8
-  // instructions of at most 12 bytes; there are 2 * tokens tiles (two step widths), each
-  // with fewer than 2 * unroll blocks.
-  const size_t per_block = 1024 + static_cast<size_t>(conf.groups * conf.tokens + conf.groups + conf.tokens) * 8 * 5 * 12;
+  // A block of a groups x tokens tile is, per k-group, at most 5 instructions per
+  // (group, token) and a few per group and token, each at most 12 bytes; there are
+  // 2 * tokens tiles (two step widths), each with at most 2 * unroll + 1 blocks.
+  const size_t per_tile = static_cast<size_t>(conf.groups * conf.tokens + conf.groups + conf.tokens);
+  const size_t per_block = 1024 + per_tile * 8 * 5 * 12;
   const size_t bound = 16384 + static_cast<size_t>(2 * conf.tokens) * (2 * conf.unroll + 1) * per_block;
   std::vector<uint8_t> buf(bound);
   try {

@@ -191,8 +191,8 @@ namespace {
 
 bool gemm_knobs_legal(const GemmConf& c) {
   return c.tokens >= 1 && c.tokens <= 8 && (c.groups == 1 || c.groups == 2 || c.groups == 4) &&
-         (c.unroll == 1 || c.unroll == 2 || c.unroll == 4) && c.chunk >= 0 && c.chunk <= (1 << 20) && c.prefetch >= 0 && c.prefetch <= 65536 &&
-         c.prefetch % 64 == 0;
+         (c.unroll == 1 || c.unroll == 2 || c.unroll == 4) && c.chunk >= 0 && c.chunk <= (1 << 20) &&
+         c.prefetch >= 0 && c.prefetch <= 65536 && c.prefetch % 64 == 0;
 }
 
 // The plan of a GEMM: the matvec's, with room for every token offset of a tile in a

@@ -10,6 +10,6 @@
 
 namespace bf {
 
-inline constexpr int kEngineVersion = 1;
+inline constexpr int kEngineVersion = 2;
 
 }  // namespace bf
