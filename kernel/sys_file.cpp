@@ -95,9 +95,10 @@ i64 rw_file(int fd, u64 ubuf, u64 len, i64 pos, bool write) {
   u64 off = pos >= 0 ? static_cast<u64>(pos) : f->off;
   if (write && pos < 0 && (f->flags & O_APPEND)) off = vfs_size(f);
   if (!write && (f->flags & O_ACCMODE) == O_WRONLY && f->kind != FileKind::Console) return -EBADF;
+  if (!write && len && !vm_range_allows(ubuf, len, PROT_WRITE)) return -EFAULT;
   i64 n;
   if (write) n = vfs_write(f, reinterpret_cast<const void*>(ubuf), len, off);
-  else if (f->kind == FileKind::Fat && len >= PAGE && vm_range_allows(ubuf, len, PROT_WRITE))
+  else if (f->kind == FileKind::Fat && len >= PAGE)
     n = vfs_read_to_user(f, ubuf, len, off, "read");   // DMA into the buffer's frames, no bounce
   else n = vfs_read(f, reinterpret_cast<void*>(ubuf), len, off);
   if (n > 0 && pos < 0 && seekable) f->off = off + static_cast<u64>(n);

@@ -86,8 +86,12 @@ i64 vfs_read_mapped(u32 source, void* dst, u64 offset, u64 n) {
 u32 vfs_map_source(const File* f) {
   static Spinlock lock;
   LockGuard g(lock);
-  for (u32 i = 0; i < nmapped; i++)
-    if (mapped[i].dirent_lba == f->fat.dirent_lba && mapped[i].dirent_index == f->fat.dirent_index) return i;
+  for (u32 i = 0; i < nmapped; i++) {   // the same file: entry, name and clusters (a slot may be reused)
+    const Fat16File& m = mapped[i];
+    if (m.dirent_lba == f->fat.dirent_lba && m.dirent_index == f->fat.dirent_index &&
+        m.first_cluster == f->fat.first_cluster && !memcmp(m.short_name, f->fat.short_name, 11))
+      return i;
+  }
   if (nmapped == MAX_MAPPED) return ~0u;
   mapped[nmapped] = f->fat;
   return nmapped++;
