@@ -30,7 +30,8 @@ u64 bump_alloc(int pages) {
 
 // Gives back frames [from, to) of never-used RAM that an aligned allocation skipped.
 void free_range_locked(u64 from, u64 to) {
-  for (u64 pa = from; pa < to; pa += PAGE) {
+  for (u64 pa = to; pa > from;) {   // highest first, as free_huge_frames
+    pa -= PAGE;
     *static_cast<u64*>(p2v(pa)) = free_list;
     free_list = pa;
     free_count++;
@@ -175,9 +176,11 @@ u64* whole_huge_page(u64 va, u64 e) {
   return pde && is_huge(*pde) ? pde : nullptr;
 }
 
+// Highest first: the free list then hands the frames out in ascending order, so pages
+// faulted in one after the other are physically contiguous again (long DMA runs).
 void free_huge_frames(u64 pde) {
   u64 base = pde & PTE_ADDR & ~(HUGE_PAGE - 1);
-  for (u64 i = 0; i < 512; i++) frame_free(base + i * PAGE);
+  for (u64 i = 512; i--;) frame_free(base + i * PAGE);
 }
 
 // Unmaps the pages in [s, e) and frees their frames, in batches: the other CPUs flush
