@@ -183,10 +183,20 @@ static void test_big_pages(const std::string& dir) {
   if (m != MAP_FAILED) {
     check(madvise(m + 4096, 3 << 20, MADV_DONTNEED) == 0 && !memcmp(m, data.data(), data.size()),
           "MADV_DONTNEED on file pages reads the file again");
+    check(pread(fd, m + 100, 4096, 0) < 0 && errno == EFAULT && !memcmp(m, data.data(), 1 << 20),
+          "read() into a read-only file mapping: EFAULT, contents kept");
     check(munmap(m + (2 << 20), 4096) == 0 && !memcmp(m, data.data(), 2 << 20) &&
               !memcmp(m + (2 << 20) + 4096, data.data() + (2 << 20) + 4096, data.size() - (2 << 20) - 4096),
           "munmap of one page of a file mapping");
     munmap(m, data.size());
+  }
+  auto w = static_cast<unsigned char*>(mmap(nullptr, data.size(), PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0));
+  if (w != MAP_FAILED) {   // pages read() covers in part keep their bytes, even dropped ones
+    check(madvise(w + 8192, 8192, MADV_DONTNEED) == 0 && pread(fd, w + 8192 + 100, 4096, 3 << 20) == 4096 &&
+              !memcmp(w + 8192 + 100, data.data() + (3 << 20), 4096) && !memcmp(w, data.data(), 8192 + 100) &&
+              !memcmp(w + 8192 + 100 + 4096, data.data() + 8192 + 100 + 4096, 1 << 20),
+          "read() into dropped pages of a writable file mapping");
+    munmap(w, data.size());
   }
   auto buf = static_cast<unsigned char*>(mmap(nullptr, data.size(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
   check(buf != MAP_FAILED && pread(fd, buf, data.size(), 0) == static_cast<ssize_t>(data.size()) &&
