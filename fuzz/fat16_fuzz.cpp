@@ -75,6 +75,11 @@ void WalkTree(Fat16* fs, char* path, size_t len, int depth, int* budget) {
     for (uint64_t off = 0; off < f.size && off < 64 * 1024; off += sizeof buf)
       if (fat16_read(fs, &f, off, buf, sizeof buf) < 0) break;
     if (f.size > 3) fat16_read(fs, &f, f.size - 3, buf, 100);
+    Fat16Extent ext[8];   // extents follow each other in file order and stay inside the file
+    int n = fat16_extents(fs, &f, 1, f.size, ext, 8);
+    for (int i = 0; i < n; i++)
+      if (ext[i].bytes == 0 || ext[i].offset + ext[i].bytes > f.size || (i && ext[i].offset != ext[i - 1].offset + ext[i - 1].bytes))
+        __builtin_trap();
     return;
   }
   if (depth > 5) return;

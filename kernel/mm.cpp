@@ -28,27 +28,74 @@ u64 bump_alloc(int pages) {
   panic("out of physical memory");
 }
 
+// Gives back frames [from, to) of never-used RAM that an aligned allocation skipped.
+void free_range_locked(u64 from, u64 to) {
+  for (u64 pa = to; pa > from;) {   // highest first, as free_huge_frames
+    pa -= PAGE;
+    *static_cast<u64*>(p2v(pa)) = free_list;
+    free_list = pa;
+    free_count++;
+  }
+}
+
+void invlpg(u64 va);
+
 // ---- page tables
 u64* pml4;
 Spinlock mm_lock;
 
 u64* table_at(u64 entry) { return static_cast<u64*>(p2v(entry & PTE_ADDR)); }
 
-// Returns the level-1 PTE for va, creating tables when create is set.
-// Invariant: user mappings never meet a large page (only PD0[0], the kernel, is large).
-u64* pte_walk(u64 va, bool create) {
+// A present user 2 MiB page (PS in a page-directory entry). The kernel's own large
+// pages (PD0[0], the direct map) are supervisor pages and never match.
+bool is_huge(u64 pde) { return (pde & (PTE_P | PTE_PS | PTE_U)) == (PTE_P | PTE_PS | PTE_U); }
+
+// The page-directory entry (2 MiB level) for va, creating the tables above it when
+// create is set.
+u64* pde_walk(u64 va, bool create) {
   u64* t = pml4;
-  for (int shift = 39; shift > 12; shift -= 9) {
+  for (int shift = 39; shift > 21; shift -= 9) {
     u64& e = t[(va >> shift) & 511];
     if (!(e & PTE_P)) {
       if (!create) return nullptr;
       e = frame_alloc() | PTE_P | PTE_W | PTE_U;
     }
-    if (e & PTE_PS) return nullptr;
+    if (e & PTE_PS) return nullptr;   // 1 GiB pages are the direct map's only
     t = table_at(e);
   }
-  return &t[(va >> 12) & 511];
+  return &t[(va >> 21) & 511];
 }
+
+// Turns a user 2 MiB page into a table of 512 4 KiB pages over the same frames with
+// the same bits, so that part of it can be unmapped, protected or moved. The
+// translations do not change, so a stale 2 MiB TLB entry elsewhere is harmless until
+// the caller's own change, which flushes.
+void split_huge(u64& pde, u64 va) {
+  u64 table = frame_alloc(), base = pde & PTE_ADDR & ~(HUGE_PAGE - 1);
+  u64 bits = (pde & (PTE_NX | 0xfff)) & ~PTE_PS;
+  u64* t = static_cast<u64*>(p2v(table));
+  for (u64 i = 0; i < 512; i++) t[i] = (base + i * PAGE) | bits;
+  pde = table | PTE_P | PTE_W | PTE_U;
+  invlpg(align_down(va, HUGE_PAGE));
+}
+
+// Returns the level-1 PTE for va, creating tables when create is set. A user 2 MiB
+// page on the way is split: the caller is about to look at or change one 4 KiB page.
+u64* pte_walk(u64 va, bool create) {
+  u64* pde = pde_walk(va, create);
+  if (!pde) return nullptr;
+  if (!(*pde & PTE_P)) {
+    if (!create) return nullptr;
+    *pde = frame_alloc() | PTE_P | PTE_W | PTE_U;
+  }
+  if (*pde & PTE_PS) {
+    if (!(*pde & PTE_U)) return nullptr;   // the kernel's identity page
+    split_huge(*pde, va);
+  }
+  return &table_at(*pde)[(va >> 12) & 511];
+}
+
+void invlpg(u64 va) { asm volatile("invlpg (%0)" ::"r"(va) : "memory"); }
 
 u64 prot_bits(u32 prot) {
   if (!prot) return 0;
@@ -58,12 +105,22 @@ u64 prot_bits(u32 prot) {
   return b;
 }
 
-void invlpg(u64 va) { asm volatile("invlpg (%0)" ::"r"(va) : "memory"); }
 
 // ---- VMAs: sorted, non-overlapping [start, end) with one protection each.
-// `file`: a private file mapping. Its pages were filled from the file and there is no
-// page cache to fill them again, so discarding them would lose the contents.
-struct Vma { u64 start, end; u32 prot; bool file; };
+// `file`: a private file mapping, filled from the file when mapped. With a page source
+// (src != NO_SOURCE) its pages can be dropped (MADV_DONTNEED) and are read again from
+// file offset src_off + (va - start) when touched; without one, dropping them would lose
+// the contents, so they stay.
+constexpr u32 NO_SOURCE = ~0u;
+struct Vma {
+  u64 start, end;
+  u32 prot;
+  bool file;
+  u32 src;
+  u64 src_off;
+  u64 file_offset(u64 va) const { return src_off + (va - start); }
+};
+PageSource page_source;
 constexpr int MAX_VMAS = 2048;
 Vma vmas[MAX_VMAS];
 int nvmas;
@@ -97,7 +154,9 @@ void vma_erase(int i) {
 void vma_split_at(u64 a) {
   for (int i = 0; i < nvmas; i++) {
     if (vmas[i].start < a && a < vmas[i].end) {
-      Vma hi{a, vmas[i].end, vmas[i].prot, vmas[i].file};
+      Vma hi = vmas[i];
+      hi.start = a;
+      hi.src_off = vmas[i].file_offset(a);
       vmas[i].end = a;
       vma_insert_at(i + 1, hi);
       return;
@@ -110,23 +169,50 @@ Vma* vma_find(u64 addr) {
   return i < nvmas && vmas[i].start <= addr ? &vmas[i] : nullptr;
 }
 
+// The user 2 MiB page that [va, e) covers whole, starting at va, or null.
+u64* whole_huge_page(u64 va, u64 e) {
+  if (va & (HUGE_PAGE - 1) || e - va < HUGE_PAGE) return nullptr;
+  u64* pde = pde_walk(va, false);
+  return pde && is_huge(*pde) ? pde : nullptr;
+}
+
+// Highest first: the free list then hands the frames out in ascending order, so pages
+// faulted in one after the other are physically contiguous again (long DMA runs).
+void free_huge_frames(u64 pde) {
+  u64 base = pde & PTE_ADDR & ~(HUGE_PAGE - 1);
+  for (u64 i = 512; i--;) frame_free(base + i * PAGE);
+}
+
 // Unmaps the pages in [s, e) and frees their frames, in batches: the other CPUs flush
-// their TLBs before a batch of frames can be reused.
+// their TLBs before a batch of frames can be reused. A 2 MiB page the range covers
+// whole goes at once; one it covers in part is split first (pte_walk).
 void unmap_pages(u64 s, u64 e) {
   u64 batch[256];
   int n = 0;
-  for (u64 va = s; va < e; va += PAGE) {
+  auto flush = [&] {
+    smp_tlb_shootdown();
+    while (n) frame_free(batch[--n]);
+  };
+  for (u64 va = s; va < e;) {
+    if (u64* pde = whole_huge_page(va, e)) {
+      u64 old = *pde;
+      *pde = 0;
+      invlpg(va);
+      flush();
+      free_huge_frames(old);
+      va += HUGE_PAGE;
+      continue;
+    }
     u64* pte = pte_walk(va, false);
     if (pte && (*pte & (PTE_P | PTE_HIDDEN))) {
       batch[n++] = *pte & PTE_ADDR;
       *pte = 0;
       invlpg(va);
     }
-    if (n == 256 || (n && va + PAGE >= e)) {
-      smp_tlb_shootdown();
-      while (n) frame_free(batch[--n]);
-    }
+    va += PAGE;
+    if (n == 256) flush();
   }
+  if (n) flush();
 }
 
 void remove_range(u64 s, u64 e) {
@@ -139,11 +225,26 @@ void remove_range(u64 s, u64 e) {
   unmap_pages(s, e);
 }
 
-void add_vma(u64 s, u64 e, u32 prot, bool file = false) { vma_insert_at(vma_index_after(s), Vma{s, e, prot, file}); }
+void add_vma(u64 s, u64 e, u32 prot, const VmFile* file = nullptr) {
+  Vma v{s, e, prot, file != nullptr, file ? file->source : NO_SOURCE, file ? file->offset : 0};
+  vma_insert_at(vma_index_after(s), v);
+}
 
+// Top-down; mappings of 2 MiB or more start on a 2 MiB boundary so they can use 2 MiB pages.
 u64 pick_address(u64 len) {
-  mmap_top = align_down(mmap_top - len, PAGE);
+  mmap_top = align_down(mmap_top - len, len >= HUGE_PAGE ? HUGE_PAGE : PAGE);
   return mmap_top;
+}
+
+// Backs the 2 MiB at va (aligned) with one 2 MiB page when the VMA covers all of it and
+// nothing there is mapped yet (no page table). Returns its first frame, or 0.
+u64 map_huge(u64 va, const Vma* v) {
+  if (va & (HUGE_PAGE - 1) || va < v->start || v->end - va < HUGE_PAGE || !v->prot) return 0;
+  u64* pde = pde_walk(va, true);
+  if (*pde & PTE_P) return 0;
+  u64 pa = frame_alloc_huge();
+  if (pa) *pde = pa | prot_bits(v->prot) | PTE_PS;
+  return pa;
 }
 }  // namespace
 
@@ -179,6 +280,30 @@ u64 frame_alloc_contig(int pages) {
     pa = bump_alloc(pages);
   }
   if (!fresh_ram_is_zero) memset(p2v(pa), 0, pages * PAGE);
+  return pa;
+}
+
+// The frames skipped to align it, or the tail of a RAM range too short for one, join
+// the free list.
+u64 frame_alloc_huge() {
+  u64 pa = 0;
+  {
+    LockGuard g(frame_lock);
+    while (!pa && cur_range < nranges) {
+      MemRange& r = ranges[cur_range];
+      u64 from = max(bump, r.base), at = align_up(from, HUGE_PAGE);
+      if (at + HUGE_PAGE <= r.end) {
+        free_range_locked(from, at);
+        bump = at + HUGE_PAGE;
+        pa = at;
+      } else {
+        free_range_locked(from, r.end);
+        bump = r.end;
+        cur_range++;
+      }
+    }
+  }
+  if (pa && !fresh_ram_is_zero) memset(p2v(pa), 0, HUGE_PAGE);
   return pa;
 }
 
@@ -247,7 +372,9 @@ volatile void* mmio_map(u64 pa, u64 len) {
 
 // ---- user address space ------------------------------------------------------
 
-i64 vm_map(u64 addr, u64 len, u32 prot, bool fixed, bool noreplace, bool file) {
+void vm_set_page_source(PageSource fn) { page_source = fn; }
+
+i64 vm_map(u64 addr, u64 len, u32 prot, bool fixed, bool noreplace, const VmFile* file) {
   if (!len) return -22;
   len = align_up(len, PAGE);
   LockGuard g(mm_lock);
@@ -289,6 +416,13 @@ i64 vm_protect(u64 addr, u64 len, u32 prot) {
   for (int i = 0; i < nvmas; i++)
     if (vmas[i].start >= addr && vmas[i].end <= e) vmas[i].prot = prot;
   for (u64 va = addr; va < e; va += PAGE) {
+    u64* pde = whole_huge_page(va, e);
+    if (pde && prot) {   // PROT_NONE splits it below: hidden pages are 4 KiB
+      *pde = (*pde & PTE_ADDR) | prot_bits(prot) | PTE_PS;
+      invlpg(va);
+      va += HUGE_PAGE - PAGE;
+      continue;
+    }
     u64* pte = pte_walk(va, false);
     if (!pte || !(*pte & (PTE_P | PTE_HIDDEN))) continue;
     // PROT_NONE keeps the frame but hides it (software bit), so contents survive.
@@ -308,6 +442,8 @@ i64 vm_remap(u64 old, u64 old_len, u64 new_len, bool may_move, bool fixed, u64 n
   Vma* v = vma_find(old);
   if (!v || v->end < old + old_len) return -14;   // EFAULT
   u32 prot = v->prot;
+  VmFile origin{v->src, v->file_offset(old)};   // a moved file mapping keeps its page source
+  bool file = v->file;
   if (!fixed && new_len <= old_len) {
     remove_range(old + new_len, old + old_len);
     return static_cast<i64>(old);
@@ -332,7 +468,7 @@ i64 vm_remap(u64 old, u64 old_len, u64 new_len, bool may_move, bool fixed, u64 n
   }
   smp_tlb_shootdown();
   remove_range(old, old + old_len);
-  add_vma(dst, dst + new_len, prot);
+  add_vma(dst, dst + new_len, prot, file ? &origin : nullptr);
   return static_cast<i64>(dst);
 }
 
@@ -366,61 +502,95 @@ void fault_around(u64 va, const Vma* v) {
   }
 }
 
-bool vm_fault(u64 addr, u64 err) {
-  if (addr >= USER_MAX || addr < USER_MIN) return false;
+// A present entry (4 KiB or 2 MiB) that allows the faulting access: another CPU just
+// filled it. Otherwise the fault is a real violation.
+bool access_ok(u64 entry, u64 err) {
+  bool write_ok = !(err & 2) || (entry & PTE_W);
+  bool exec_ok = !(err & 16) || !(entry & PTE_NX);
+  return write_ok && exec_ok && (entry & PTE_U);
+}
+
+// Anonymous mappings at least this big get 2 MiB pages on their first touch (big
+// buffers, not thread stacks: those are 8 MiB).
+constexpr u64 HUGE_ANON_MIN = 16ul << 20;
+
+// Reads a file page that MADV_DONTNEED dropped again. Called without mm_lock: the page
+// source takes the file system's (the big syscall) lock, and syscalls take mm_lock
+// under that one.
+bool refill_page(u64 va, u32 source, u64 offset) {
+  u64 pa = frame_alloc();
+  i64 r = page_source(source, p2v(pa), offset, PAGE);
   LockGuard g(mm_lock);
-  Vma* v = vma_find(addr);
-  if (!v) return false;
-  u64 va = align_down(addr, PAGE);
-  u64* pte = pte_walk(va, true);
-  if (*pte & PTE_P) {   // present: either another CPU just filled it, or a real violation
-    bool write_ok = !(err & 2) || (*pte & PTE_W);
-    bool exec_ok = !(err & 16) || !(*pte & PTE_NX);
-    return write_ok && exec_ok && (*pte & PTE_U);
+  Vma* v = vma_find(va);
+  u64* pte = r >= 0 && v ? pte_walk(va, true) : nullptr;
+  if (!pte || (*pte & (PTE_P | PTE_HIDDEN))) {   // failed, unmapped, or filled meanwhile:
+    frame_free(pa);                              //   the retried access decides
+    return pte != nullptr;
   }
-  if (!v->prot || *pte & PTE_HIDDEN) return false;
-  if ((err & 2) && !(v->prot & PROT_WRITE)) return false;
-  if ((err & 16) && !(v->prot & PROT_EXEC)) return false;
-  *pte = frame_alloc() | prot_bits(v->prot);
-  fault_around(va, v);
+  *pte = pa | prot_bits(v->prot);
   return true;
 }
 
-// The frame backing uaddr (allocated if needed). Caller holds mm_lock; uaddr is in a VMA.
-u64 backing_frame(u64 uaddr) {
-  u64* pte = pte_walk(align_down(uaddr, PAGE), true);
-  if (!(*pte & (PTE_P | PTE_HIDDEN))) {
-    Vma* v = vma_find(uaddr);
-    *pte = frame_alloc() | (v->prot ? prot_bits(v->prot) : PTE_HIDDEN);
+bool vm_fault(u64 addr, u64 err) {
+  if (addr >= USER_MAX || addr < USER_MIN) return false;
+  u64 va = align_down(addr, PAGE), offset;
+  u32 source;
+  {
+    LockGuard g(mm_lock);
+    Vma* v = vma_find(addr);
+    if (!v) return false;
+    u64* pde = pde_walk(va, true);
+    if (is_huge(*pde)) return access_ok(*pde, err);
+    if (!v->prot) return false;
+    if ((err & 2) && !(v->prot & PROT_WRITE)) return false;
+    if ((err & 16) && !(v->prot & PROT_EXEC)) return false;
+    if (!v->file && v->end - v->start >= HUGE_ANON_MIN && map_huge(align_down(va, HUGE_PAGE), v)) return true;
+    u64* pte = pte_walk(va, true);
+    if (*pte & PTE_P) return access_ok(*pte, err);
+    if (*pte & PTE_HIDDEN) return false;
+    if (!v->file || v->src == NO_SOURCE || !page_source) {
+      *pte = frame_alloc() | prot_bits(v->prot);
+      fault_around(va, v);
+      return true;
+    }
+    source = v->src, offset = v->file_offset(va);
   }
-  return *pte & PTE_ADDR;
+  return refill_page(va, source, offset);
 }
 
-// Hands fill() the longest physically contiguous run of backing frames (up to 1 MiB), so
-// the disk can DMA big pieces at once (fresh frames come from a bump allocator). The
-// page-table page is looked up once per 2 MiB: this loop runs interpreted under kvm-pvm.
+// The physical address backing user address va in VMA v, allocated if needed (a 2 MiB
+// page when va starts an aligned 2 MiB that v covers and nothing maps yet), and in
+// *span the bytes from va to the end of its page. Caller holds mm_lock.
+u64 backing(u64 va, const Vma* v, u64* span) {
+  u64* pde = pde_walk(va, true);
+  if (!(*pde & PTE_P)) map_huge(va, v);
+  if (is_huge(*pde)) {
+    *span = HUGE_PAGE - (va & (HUGE_PAGE - 1));
+    return (*pde & PTE_ADDR & ~(HUGE_PAGE - 1)) + (va & (HUGE_PAGE - 1));
+  }
+  u64* pte = pte_walk(va, true);
+  if (!(*pte & (PTE_P | PTE_HIDDEN))) *pte = frame_alloc() | (v->prot ? prot_bits(v->prot) : PTE_HIDDEN);
+  *span = PAGE - (va & (PAGE - 1));
+  return (*pte & PTE_ADDR) + (va & (PAGE - 1));
+}
+
+// Hands fill() the longest physically contiguous run of backing frames (up to 16 MiB,
+// the longest file extent), so the disk can DMA big pieces at once: 2 MiB pages, and
+// fresh frames come from a bump allocator.
+constexpr u64 MAX_FILL = 16ul << 20;
 i64 vm_fill(u64 uaddr, u64 len, FillFn fill, void* ctx) {
   if (!user_range_ok(uaddr, len)) return -14;
   for (u64 done = 0; done < len;) {
-    u64 va = uaddr + done, pa, n;
+    u64 va = uaddr + done, pa, n, span;
     {
       LockGuard g(mm_lock);
       Vma* v = vma_find(va);
       if (!v) return -14;
-      pa = backing_frame(va) + (va & (PAGE - 1));
-      n = min(len - done, PAGE - (va & (PAGE - 1)));
-      u64* table = nullptr;
-      u64 region = ~0ul, bits = v->prot ? prot_bits(v->prot) : PTE_HIDDEN;
-      while (done + n < len && n < (1u << 20) && va + n < v->end) {
-        u64 nva = va + n;   // page aligned
-        if ((nva >> 21) != region) {
-          region = nva >> 21;
-          table = pte_walk(nva, true) - ((nva >> 12) & 511);
-        }
-        u64& e = table[(nva >> 12) & 511];
-        if (!(e & (PTE_P | PTE_HIDDEN))) e = frame_alloc() | bits;
-        if ((e & PTE_ADDR) != pa + n) break;
-        n += min(len - done - n, PAGE);
+      pa = backing(va, v, &span);
+      n = min(len - done, span);
+      while (done + n < len && n < MAX_FILL && va + n < v->end) {
+        if (backing(va + n, v, &span) != pa + n) break;
+        n += min(len - done - n, span);
       }
     }
     i64 r = fill(ctx, p2v(pa), done, n);
@@ -430,15 +600,27 @@ i64 vm_fill(u64 uaddr, u64 len, FillFn fill, void* ctx) {
   return 0;
 }
 
+bool vm_range_allows(u64 addr, u64 len, u32 prot) {
+  if (!user_range_ok(addr, len)) return false;
+  LockGuard g(mm_lock);
+  for (u64 a = addr, e = addr + len; a < e;) {
+    Vma* v = vma_find(a);
+    if (!v || (v->prot & prot) != prot) return false;
+    a = v->end;
+  }
+  return true;
+}
+
 bool vm_copy_in(u64 uaddr, const void* src, u64 len) {
   if (!user_range_ok(uaddr, len)) return false;
   LockGuard g(mm_lock);
   auto s = static_cast<const u8*>(src);
   while (len) {
-    if (!vma_find(uaddr)) return false;
-    u64 pa = backing_frame(uaddr);
-    u64 off = uaddr & (PAGE - 1), n = min(len, PAGE - off);
-    memcpy(static_cast<u8*>(p2v(pa)) + off, s, n);
+    Vma* v = vma_find(uaddr);
+    if (!v) return false;
+    u64 n, pa = backing(uaddr, v, &n);
+    n = min(len, n);
+    memcpy(p2v(pa), s, n);
     uaddr += n, s += n, len -= n;
   }
   return true;
@@ -449,11 +631,11 @@ i64 vm_discard(u64 addr, u64 len) {
   len = align_up(len, PAGE);
   if (!user_range_ok(addr, len)) return -22;
   LockGuard g(mm_lock);
-  // Anonymous pages read back as zeros (Linux's rule); file pages keep their contents,
-  // as Linux's would after refaulting them from the file.
+  // Anonymous pages read back as zeros (Linux's rule); file pages are read again from
+  // the file when touched (vm_fault), or stay if their mapping has no page source.
   const u64 e = addr + len;
   for (int i = 0; i < nvmas; i++) {
-    if (vmas[i].file || vmas[i].end <= addr || vmas[i].start >= e) continue;
+    if ((vmas[i].file && vmas[i].src == NO_SOURCE) || vmas[i].end <= addr || vmas[i].start >= e) continue;
     unmap_pages(max(addr, vmas[i].start), min(e, vmas[i].end));
   }
   return 0;

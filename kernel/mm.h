@@ -4,6 +4,7 @@
 #include "rt.h"
 
 constexpr u64 PAGE = 4096;
+constexpr u64 HUGE_PAGE = 2ul << 20;   // user mappings use these where a VMA covers an aligned 2 MiB
 // All physical memory, supervisor-only, NX. It sits in the lower half on purpose: under
 // kvm-pvm, guest mappings in the upper half are not shadowed and every access to them is
 // emulated (measured: ~17 ms to copy one 4 KiB page).
@@ -37,6 +38,9 @@ struct MemRange { u64 base, end; };
 void mm_init(const MemRange* ranges, int n, bool ram_pristine);
 u64 frame_alloc();                  // one zeroed 4 KiB frame; panics when out of memory
 u64 frame_alloc_contig(int pages);  // physically contiguous, zeroed
+// 512 contiguous frames, 2 MiB-aligned, zeroed, from never-used RAM; 0 when none is
+// left there (the caller then uses 4 KiB frames). Freed as 512 frames.
+u64 frame_alloc_huge();
 void frame_free(u64 pa);
 u64 mm_free_bytes();
 // Maps device registers [pa, pa + len) uncached (PCD|PWT: the direct map is write-back,
@@ -45,7 +49,14 @@ volatile void* mmio_map(u64 pa, u64 len);
 u64 mm_total_bytes();
 
 // User address space. All functions take the mm lock. Return values < 0 are -errno.
-i64 vm_map(u64 addr, u64 len, u32 prot, bool fixed, bool noreplace, bool file = false);
+// A private file mapping's origin: `source` names the file for the page source (or is
+// ~0u: none), `offset` is the file offset of the mapping's first byte.
+struct VmFile { u32 source; u64 offset; };
+// Reads n bytes at file offset `offset` of file `source` into kernel memory at dst
+// (bytes past the end of the file stay as they are); 0 or -errno. vfs registers it.
+using PageSource = i64 (*)(u32 source, void* dst, u64 offset, u64 n);
+void vm_set_page_source(PageSource fn);
+i64 vm_map(u64 addr, u64 len, u32 prot, bool fixed, bool noreplace, const VmFile* file = nullptr);
 i64 vm_unmap(u64 addr, u64 len);
 i64 vm_protect(u64 addr, u64 len, u32 prot);
 i64 vm_remap(u64 old, u64 old_len, u64 new_len, bool may_move, bool fixed, u64 new_addr);
@@ -56,9 +67,14 @@ bool vm_fault(u64 addr, u64 err);   // demand-zero a page; false = a real fault
 // loading text or file-backed mappings). The range must lie in mapped VMAs.
 bool vm_copy_in(u64 uaddr, const void* src, u64 len);
 // Fill user memory page by page through the direct map: fill(ctx, kernel_dst, offset, n)
-// writes n bytes (the device can DMA straight into kernel_dst). Returns 0 or fill's error.
+// writes n bytes (the device can DMA straight into kernel_dst; n is up to 16 MiB, the
+// physically contiguous run). Returns 0 or fill's error.
 using FillFn = i64 (*)(void* ctx, void* dst, u64 offset, u64 n);
 i64 vm_fill(u64 uaddr, u64 len, FillFn fill, void* ctx);
+// True if every page of [addr, addr + len) lies in a VMA whose protection has all of `prot`.
+bool vm_range_allows(u64 addr, u64 len, u32 prot);
 // Check that [p, p+len) is a user range (no overflow, below USER_MAX).
 inline bool user_range_ok(u64 p, u64 len) { return p >= USER_MIN && len <= USER_MAX && p <= USER_MAX - len; }
-i64 vm_discard(u64 addr, u64 len);   // MADV_DONTNEED: drop anonymous pages (read back as zero); file pages stay
+// MADV_DONTNEED: drop pages. Anonymous ones read back as zero, file ones as the file's
+// contents (read again from the file), except in a mapping without a page source: those stay.
+i64 vm_discard(u64 addr, u64 len);

@@ -31,17 +31,9 @@ i64 read_exact(File* f, void* buf, u64 len, u64 off) {
   return n == static_cast<i64>(len) ? 0 : -EIO;
 }
 
-struct FileAt { File* f; u64 off; };
-
-i64 fill_exact(void* ctx, void* dst, u64 offset, u64 n) {
-  auto fa = static_cast<FileAt*>(ctx);
-  return read_exact(fa->f, dst, n, fa->off + offset);
-}
-
 // File bytes go straight from the disk into the user's frames (no kernel copy).
 i64 copy_segment(File* f, u64 dst, u64 len, u64 off) {
-  FileAt fa{f, off};
-  return vm_fill(dst, len, fill_exact, &fa) < 0 ? -EIO : 0;
+  return vfs_read_to_user(f, dst, len, off) == static_cast<i64>(len) ? 0 : -EIO;
 }
 
 // Validates the header; fills phdrs. Returns 0 or -errno with *why set.

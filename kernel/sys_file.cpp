@@ -95,8 +95,18 @@ i64 rw_file(int fd, u64 ubuf, u64 len, i64 pos, bool write) {
   u64 off = pos >= 0 ? static_cast<u64>(pos) : f->off;
   if (write && pos < 0 && (f->flags & O_APPEND)) off = vfs_size(f);
   if (!write && (f->flags & O_ACCMODE) == O_WRONLY && f->kind != FileKind::Console) return -EBADF;
-  i64 n = write ? vfs_write(f, reinterpret_cast<const void*>(ubuf), len, off)
-                : vfs_read(f, reinterpret_cast<void*>(ubuf), len, off);
+  if (!write && len && !vm_range_allows(ubuf, len, PROT_WRITE)) return -EFAULT;
+  i64 n;
+  if (write) n = vfs_write(f, reinterpret_cast<const void*>(ubuf), len, off);
+  else if (f->kind == FileKind::Fat && len >= PAGE) {
+    // DMA into the buffer's frames, no bounce. A page the buffer covers in part keeps its
+    // other bytes: fault it in first (a file page MADV_DONTNEED dropped is read again),
+    // as vm_fill would give an absent page a fresh zero frame.
+    if (ubuf % PAGE) vm_fault(ubuf, 2);
+    if ((ubuf + len) % PAGE) vm_fault(ubuf + len - 1, 2);
+    n = vfs_read_to_user(f, ubuf, len, off, "read");
+  }
+  else n = vfs_read(f, reinterpret_cast<void*>(ubuf), len, off);
   if (n > 0 && pos < 0 && seekable) f->off = off + static_cast<u64>(n);
   return n;
 }

@@ -1,28 +1,21 @@
 // sys_mem.cpp: memory syscalls. Anonymous memory is demand-zeroed; private file mappings
-// are filled eagerly from the file (FAT16 has no page cache to share).
+// are filled eagerly from the file (FAT16 has no page cache to share), by DMA straight
+// into their frames (vfs_read_to_user), 2 MiB pages where the mapping covers them.
 #include "syscall.h"
 #include "uaccess.h"
 #include "vfs.h"
 
 namespace {
+// Refills file pages that MADV_DONTNEED dropped (called by vm_fault, without mm_lock).
+i64 refill_from_file(u32 source, void* dst, u64 offset, u64 n) {
+  bool took = syscall_lock_shared();
+  i64 r = vfs_read_mapped(source, dst, offset, n);
+  if (took) syscall_unlock_current();
+  return r;
+}
+
 constexpr u64 MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20, MAP_POPULATE = 0x8000,
               MAP_FIXED_NOREPLACE = 0x100000;
-struct FileAt { File* f; u64 off, size; };
-
-// Fills one piece of a private file mapping; bytes past the end of the file stay zero.
-i64 fill_piece(void* ctx, void* dst, u64 offset, u64 n) {
-  auto fa = static_cast<FileAt*>(ctx);
-  u64 at = fa->off + offset;
-  if (at >= fa->size) return 0;
-  i64 r = vfs_read(fa->f, dst, min(n, fa->size - at), at);
-  return r < 0 ? r : 0;
-}
-
-i64 fill_from_file(File* f, u64 addr, u64 len, u64 off) {
-  FileAt fa{f, off, vfs_size(f)};
-  if (off >= fa.size) return 0;
-  return vm_fill(addr, min(len, align_up(fa.size - off, PAGE)), fill_piece, &fa);
-}
 }  // namespace
 
 SYSCALL(brk) { UNUSED_ARGS; return vm_brk(a0); }
@@ -38,9 +31,11 @@ SYSCALL(mmap) {
     if (!f) return -EBADF;
     if (f->kind != FileKind::Fat) return -19;   // ENODEV
   }
-  i64 r = vm_map(addr, len, prot, flags & MAP_FIXED, flags & MAP_FIXED_NOREPLACE, f != nullptr);
+  VmFile origin{f ? vfs_map_source(f) : ~0u, off};
+  if (f) vm_set_page_source(refill_from_file);
+  i64 r = vm_map(addr, len, prot, flags & MAP_FIXED, flags & MAP_FIXED_NOREPLACE, f ? &origin : nullptr);
   if (r < 0 || !f) return r;
-  i64 e = fill_from_file(f, static_cast<u64>(r), len, off);
+  i64 e = vfs_read_to_user(f, static_cast<u64>(r), len, off, "mapped");   // the rest stays zero
   if (e < 0) {
     vm_unmap(static_cast<u64>(r), len);
     return e;

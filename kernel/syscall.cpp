@@ -83,6 +83,14 @@ void syscall_unlock_current() {
   }
 }
 
+bool syscall_lock_shared() {
+  int self = static_cast<int>(this_cpu()->id);
+  if (big_lock_owner == self) return false;
+  big_lock.lock();
+  big_lock_owner = self;
+  return true;
+}
+
 extern "C" void syscall_dispatch(Regs* r) {
   if (!table[0]) build_table();
   u64 nr = r->rax;

@@ -45,5 +45,9 @@ const char* proc_exe_path();
 // The big kernel lock: every syscall except the ones that wait or only read the clock
 // holds it. A syscall that never returns (thread exit) drops it first.
 void syscall_unlock_current();
+// Takes the big lock for kernel work outside a syscall that touches what syscalls share
+// (a page fault reading the file system), unless this CPU holds it already (a fault
+// inside a syscall). Returns whether it took it (then syscall_unlock_current drops it).
+bool syscall_lock_shared();
 // Log an unknown syscall (once per number) and return -ENOSYS.
 i64 syscall_unknown(u64 nr);

@@ -3,6 +3,7 @@
 #include "cpu.h"
 #include "mm.h"
 #include "serial.h"
+#include "time.h"
 
 namespace {
 constexpr int MAX_FILES = 256;
@@ -67,7 +68,34 @@ bool open_synthetic(const char* p, File* f) {
   f->mem_len = strlen(buf);
   return true;
 }
+
+// Files with private mappings, for refilling pages that MADV_DONTNEED dropped. A slot
+// is kept for the boot (VMAs split and move; counting their references is not worth it).
+constexpr u32 MAX_MAPPED = 64;
+Fat16File mapped[MAX_MAPPED];
+u32 nmapped;
+
 }  // namespace
+
+i64 vfs_read_mapped(u32 source, void* dst, u64 offset, u64 n) {
+  if (source >= nmapped) return -5;
+  i64 r = fat16_read(&fs, &mapped[source], offset, dst, n);
+  return r < 0 ? r : 0;
+}
+
+u32 vfs_map_source(const File* f) {
+  static Spinlock lock;
+  LockGuard g(lock);
+  for (u32 i = 0; i < nmapped; i++) {   // the same file: entry, name and clusters (a slot may be reused)
+    const Fat16File& m = mapped[i];
+    if (m.dirent_lba == f->fat.dirent_lba && m.dirent_index == f->fat.dirent_index &&
+        m.first_cluster == f->fat.first_cluster && !memcmp(m.short_name, f->fat.short_name, 11))
+      return i;
+  }
+  if (nmapped == MAX_MAPPED) return ~0u;
+  mapped[nmapped] = f->fat;
+  return nmapped++;
+}
 
 void vfs_init_console() {
   for (int i = 0; i < 3; i++) {
@@ -210,6 +238,40 @@ i64 vfs_read(File* f, void* buf, u64 len, u64 off) {
     }
   }
   return -9;
+}
+
+namespace {
+struct UserRead { File* f; u64 off; u64 got; };
+
+// One physically contiguous piece of the destination: fat16_read DMAs whole sectors
+// straight into it, one request per extent (a partial sector at either end of the
+// file range goes through its sector buffer).
+i64 read_piece(void* ctx, void* dst, u64 offset, u64 n) {
+  auto r = static_cast<UserRead*>(ctx);
+  i64 got = fat16_read(&fs, &r->f->fat, r->off + offset, dst, n);
+  if (got < 0) return got;
+  r->got += static_cast<u64>(got);
+  return 0;
+}
+
+void log_load(const char* verb, const File* f, u64 bytes, u64 ns) {
+  u64 ms = max(ns / 1000000, u64(1));
+  kprintf("bfk: %s %s: %lu MB in %lu.%03lu s (%lu MB/s)\n", verb, f->path, bytes / 1000000, ms / 1000, ms % 1000,
+          bytes / 1000 / ms);
+}
+}  // namespace
+
+i64 vfs_read_to_user(File* f, u64 uaddr, u64 len, u64 off, const char* verb) {
+  if (f->kind != FileKind::Fat) return -22;
+  u64 size = f->fat.size;
+  if (off >= size) return 0;
+  len = min(len, size - off);
+  u64 t0 = time_mono_ns();
+  UserRead r{f, off, 0};
+  i64 e = vm_fill(uaddr, len, read_piece, &r);
+  if (e < 0) return e;
+  if (verb && len >= (16u << 20)) log_load(verb, f, r.got, time_mono_ns() - t0);
+  return static_cast<i64>(r.got);
 }
 
 i64 vfs_write(File* f, const void* buf, u64 len, u64 off) {

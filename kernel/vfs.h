@@ -40,5 +40,16 @@ i64 vfs_dup(int fd, int min_fd, int exact);    // exact >= 0: dup2 semantics
 i64 vfs_read(File* f, void* buf, u64 len, u64 off);
 i64 vfs_write(File* f, const void* buf, u64 len, u64 off);
 u64 vfs_size(File* f);
+// The page source (mm.h) for a private mapping of FAT file f: ~0u when the table of
+// mapped files (one slot per file, for the boot's lifetime) is full.
+u32 vfs_map_source(const File* f);
+// A page source (mm.h) over those files; the caller holds the big syscall lock.
+i64 vfs_read_mapped(u32 source, void* dst, u64 offset, u64 n);
+// Reads file bytes [off, off + len) of a FAT file into user memory at uaddr (which must
+// lie in mapped VMAs; frames are allocated as needed) through the frames backing it, so
+// the disk DMAs each contiguous extent straight into them in large requests. Returns
+// the bytes read (short at end of file) or -errno. With `verb` ("mapped", "read"), a
+// load of 16 MiB or more logs its throughput.
+i64 vfs_read_to_user(File* f, u64 uaddr, u64 len, u64 off, const char* verb = nullptr);
 // Read a whole small file into a kernel buffer (boot.cfg). Returns bytes or -errno.
 i64 vfs_read_file(const char* abs, char* buf, u64 cap);

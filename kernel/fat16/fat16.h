@@ -225,6 +225,25 @@ int fat16_open(Fat16* fs, const char* path, uint32_t flags, Fat16File* out);
 // FAT16_EISDIR on a directory.
 int64_t fat16_read(Fat16* fs, Fat16File* f, uint64_t offset, void* buf, size_t len);
 
+// A run of file bytes that lie contiguously on the device: file bytes
+// [offset, offset + bytes) are the bytes at (offset % 512) onwards of the device
+// sectors starting at absolute LBA `lba`. Lets a caller move file data between
+// the device and its own memory in large requests (e.g. DMA into the pages
+// that map the file) without going through fat16_read's buffer.
+struct Fat16Extent {
+  uint64_t offset;
+  uint64_t lba;
+  uint64_t bytes;
+};
+
+// Up to `max` extents covering [offset, offset + len) clipped to the file size,
+// in file order; each is as long as the cluster chain is contiguous on disk
+// (at most 16 MiB, a device request). Returns the count, 0 at or after EOF, or
+// a negative error (FAT16_EISDIR on a directory). Call again from the end of
+// the last extent for more. The extents are valid until the file is written,
+// truncated or deleted.
+int fat16_extents(Fat16* fs, Fat16File* f, uint64_t offset, uint64_t len, Fat16Extent* out, uint32_t max);
+
 // Write `len` bytes at `offset`, growing the file (a gap reads as zeros).
 // Returns bytes written (== len) or a negative error; on FAT16_ENOSPC nothing
 // is written. Updates the size in the directory entry before returning.

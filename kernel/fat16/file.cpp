@@ -102,6 +102,34 @@ int contiguous_run(Fat16* fs, Fat16File* f, uint32_t c, uint32_t max, uint32_t* 
   return 0;
 }
 
+// The extent holding file byte `offset` (< size), at most `len` bytes long:
+// the cluster there and the clusters that follow it on disk along the chain.
+int extent_at(Fat16* fs, Fat16File* f, uint64_t offset, uint64_t len, Fat16Extent* e) {
+  uint32_t c = 0;
+  int err = file_cluster(fs, f, offset, &c);
+  if (err) return err;
+  uint32_t at = uint32_t(offset % fs->bytes_per_cluster);
+  uint32_t run = 1;
+  err = contiguous_run(fs, f, c, uint32_t((at + len + fs->bytes_per_cluster - 1) / fs->bytes_per_cluster), &run);
+  if (err) return err;
+  uint64_t avail = uint64_t(run) * fs->bytes_per_cluster - at;
+  e->offset = offset;
+  e->lba = fs->part_lba + cluster_lba(fs, c) + at / kSec;
+  e->bytes = avail < len ? avail : len;
+  return 0;
+}
+
+// Checks a handle for reading and clips [offset, offset + *len) to the file size.
+int read_span(Fat16* fs, Fat16File* f, uint64_t offset, uint64_t* len) {
+  if (!fs->mounted) return fail(fs, FAT16_EINVAL, "not mounted");
+  if (f->is_dir) return fail(fs, FAT16_EISDIR, "is a directory");
+  int err = entry_refresh(fs, f);
+  if (err) return err;
+  if (offset >= f->size) *len = 0;
+  else if (*len > f->size - offset) *len = f->size - offset;
+  return 0;
+}
+
 // Copies `len` bytes at byte `at` from the start of cluster `c` from `src`
 // (null = zeros); the span may run over clusters that follow `c` on disk.
 // Whole sectors go straight to the device; partial ones read-modify-write.
@@ -316,43 +344,47 @@ int fat16_open(Fat16* fs, const char* path, uint32_t flags, Fat16File* out) {
   return 0;
 }
 
+int fat16_extents(Fat16* fs, Fat16File* f, uint64_t offset, uint64_t len, Fat16Extent* out, uint32_t max) {
+  int err = read_span(fs, f, offset, &len);
+  if (err) return err;
+  uint32_t n = 0;
+  while (len && n < max) {
+    Fat16Extent e;
+    err = extent_at(fs, f, offset, len, &e);
+    if (err) return err;
+    out[n++] = e;
+    offset += e.bytes;
+    len -= e.bytes;
+  }
+  return int(n);
+}
+
+// Whole sectors go straight from the device into `buf` (one request per extent);
+// a partial sector at either end goes through a sector buffer.
 int64_t fat16_read(Fat16* fs, Fat16File* f, uint64_t offset, void* buf, size_t len) {
-  if (!fs->mounted) return fail(fs, FAT16_EINVAL, "not mounted");
-  if (f->is_dir) return fail(fs, FAT16_EISDIR, "is a directory");
-  int rerr = entry_refresh(fs, f);
-  if (rerr) return rerr;
-  if (offset >= f->size || len == 0) return 0;
-  if (len > f->size - offset) len = size_t(f->size - offset);
+  uint64_t total = len;
+  int err = read_span(fs, f, offset, &total);
+  if (err) return err;
   uint8_t* dst = static_cast<uint8_t*>(buf);
-  uint64_t done = 0;
   uint8_t tmp[kSec];
-  while (done < len) {
-    uint64_t off = offset + done;
-    uint32_t c = 0;
-    int err = file_cluster(fs, f, off, &c);
+  for (uint64_t done = 0; done < total;) {
+    Fat16Extent e;
+    err = extent_at(fs, f, offset + done, total - done, &e);
     if (err) return err;
-    uint32_t at = uint32_t(off % fs->bytes_per_cluster);
-    uint64_t left = len - done;
-    // Extend over physically consecutive clusters (files copied by mtools are
-    // contiguous), so large reads become few large device requests.
-    uint32_t run = 1;
-    err = contiguous_run(fs, f, c, uint32_t((at + left + fs->bytes_per_cluster - 1) / fs->bytes_per_cluster), &run);
-    if (err) return err;
-    uint64_t avail = uint64_t(run) * fs->bytes_per_cluster - at;
-    uint32_t n = uint32_t(avail < left ? avail : left);
-    uint32_t sec = cluster_lba(fs, c) + at / kSec, in = at % kSec;
+    uint32_t rel = uint32_t(e.lba - fs->part_lba), in = uint32_t(e.offset % kSec);
+    uint64_t n = e.bytes;
     if (in == 0 && n >= kSec) {
       n -= n % kSec;
-      err = raw_read(fs, sec, n / kSec, dst + done);
+      err = raw_read(fs, rel, uint32_t(n / kSec), dst + done);
     } else {
       if (n > kSec - in) n = kSec - in;
-      err = raw_read(fs, sec, 1, tmp);
-      if (!err) mcopy(dst + done, tmp + in, n);
+      err = raw_read(fs, rel, 1, tmp);
+      if (!err) mcopy(dst + done, tmp + in, size_t(n));
     }
     if (err) return err;
     done += n;
   }
-  return int64_t(done);
+  return int64_t(total);
 }
 
 int64_t fat16_write(Fat16* fs, Fat16File* f, uint64_t offset, const void* buf, size_t len) {

@@ -145,6 +145,71 @@ static void test_memory() {
   check(v[12345] == "12345", "malloc-heavy std::vector<std::string>");
 }
 
+// Big mappings use 2 MiB pages in the BareFlow kernel: changing part of one (munmap,
+// mprotect, MADV_DONTNEED) must split it and leave the rest as it was. File pages
+// dropped by MADV_DONTNEED read back as the file's contents; read() into a page-aligned
+// buffer (straight by DMA in the kernel) gives the file's bytes.
+static void test_big_pages(const std::string& dir) {
+  const size_t mb2 = 2 << 20, len = 32 << 20;
+  auto p = static_cast<unsigned char*>(mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  check(p != MAP_FAILED, "mmap 32 MiB anonymous");
+  if (p == MAP_FAILED) return;
+  for (size_t i = 0; i < len; i += 4096) p[i] = static_cast<unsigned char>(i >> 12 | 1);
+  unsigned char* a = p + ((mb2 - reinterpret_cast<uintptr_t>(p) % mb2) % mb2) + mb2;   // a 2 MiB-aligned page inside
+  auto same = [&](size_t from, size_t to) {
+    bool ok = true;
+    for (size_t i = from; i < to; i += 4096) ok &= a[i] == static_cast<unsigned char>((a + i - p) >> 12 | 1);
+    return ok;
+  };
+  check(madvise(a + 8192, 8192, MADV_DONTNEED) == 0 && a[8192] == 0 && a[12288] == 0 && same(0, 8192) &&
+            same(16384, 2 * mb2), "MADV_DONTNEED on part of a 2 MiB page");
+  check(mprotect(a + 4096, 4096, PROT_READ) == 0 && (a[0] = 7) == 7 && (a[8192] = 9) == 9 && same(16384, mb2),
+        "mprotect on part of a 2 MiB page");
+  check(mprotect(a + mb2, mb2, PROT_NONE) == 0 && mprotect(a + mb2, mb2, PROT_READ | PROT_WRITE) == 0 && same(mb2, 2 * mb2),
+        "PROT_NONE on a whole 2 MiB page keeps contents");
+  check(munmap(a + mb2 + 4096, 4096) == 0 && same(mb2 + 8192, 2 * mb2) && a[mb2] == static_cast<unsigned char>((a + mb2 - p) >> 12 | 1),
+        "munmap of one page of a 2 MiB page");
+  void* again = mmap(a + mb2 + 4096, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  check(again == a + mb2 + 4096 && a[mb2 + 4096] == 0, "mmap MAP_FIXED into the hole reads zero");
+  check(munmap(p, len) == 0, "munmap 32 MiB");
+
+  std::string f = dir + "/bigpages.tmp";
+  std::vector<unsigned char> data(5 << 20);
+  for (size_t i = 0; i < data.size(); i++) data[i] = static_cast<unsigned char>(i * 131 + (i >> 12));
+  int fd = open(f.c_str(), O_CREAT | O_RDWR | O_TRUNC, 0644);
+  check(fd >= 0 && write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()), "write 5 MiB file");
+  auto m = static_cast<unsigned char*>(mmap(nullptr, data.size(), PROT_READ, MAP_PRIVATE, fd, 0));
+  check(m != MAP_FAILED && !memcmp(m, data.data(), data.size()), "mmap 5 MiB file");
+  if (m != MAP_FAILED) {
+    check(madvise(m + 4096, 3 << 20, MADV_DONTNEED) == 0 && !memcmp(m, data.data(), data.size()),
+          "MADV_DONTNEED on file pages reads the file again");
+    check(pread(fd, m + 100, 4096, 0) < 0 && errno == EFAULT && !memcmp(m, data.data(), 1 << 20),
+          "read() into a read-only file mapping: EFAULT, contents kept");
+    check(munmap(m + (2 << 20), 4096) == 0 && !memcmp(m, data.data(), 2 << 20) &&
+              !memcmp(m + (2 << 20) + 4096, data.data() + (2 << 20) + 4096, data.size() - (2 << 20) - 4096),
+          "munmap of one page of a file mapping");
+    munmap(m, data.size());
+  }
+  auto w = static_cast<unsigned char*>(mmap(nullptr, data.size(), PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0));
+  if (w != MAP_FAILED) {   // pages read() covers in part keep their bytes, even dropped ones
+    check(madvise(w + 8192, 8192, MADV_DONTNEED) == 0 && pread(fd, w + 8192 + 100, 4096, 3 << 20) == 4096 &&
+              !memcmp(w + 8192 + 100, data.data() + (3 << 20), 4096) && !memcmp(w, data.data(), 8192 + 100) &&
+              !memcmp(w + 8192 + 100 + 4096, data.data() + 8192 + 100 + 4096, 1 << 20),
+          "read() into dropped pages of a writable file mapping");
+    munmap(w, data.size());
+  }
+  auto buf = static_cast<unsigned char*>(mmap(nullptr, data.size(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  check(buf != MAP_FAILED && pread(fd, buf, data.size(), 0) == static_cast<ssize_t>(data.size()) &&
+            !memcmp(buf, data.data(), data.size()), "read() into a page-aligned buffer");
+  check(buf != MAP_FAILED && pread(fd, buf + 4096, 3 << 20, 1000) == 3 << 20 && !memcmp(buf + 4096, data.data() + 1000, 3 << 20) &&
+            !memcmp(buf, data.data(), 4096), "read() at an unaligned file offset");
+  check(pread(fd, buf, data.size(), 4 << 20) == 1 << 20 && !memcmp(buf, data.data() + (4 << 20), 1 << 20), "read() short at EOF");
+  check(mprotect(buf, 8192, PROT_READ) == 0 && pread(fd, buf, 8192, 0) < 0 && errno == EFAULT, "read() into read-only memory: EFAULT");
+  munmap(buf, data.size());
+  close(fd);
+  unlink(f.c_str());
+}
+
 static void test_files(const std::string& dir) {
   std::string f = dir + "/systest.tmp", g = dir + "/systest renamed long name.txt";
   unlink(f.c_str());
@@ -326,6 +391,7 @@ int main(int argc, char** argv) {
   test_time();
   test_memory();
   test_files(dir);
+  test_big_pages(dir);
   test_more_files(dir);
   std::cout << "systest: " << passed << " passed, " << failed << " failed" << std::endl;
   return failed ? 1 : 0;

@@ -171,3 +171,38 @@ TEST_F(ApiTest, WriteFailureIsReported) {
 }
 
 }  // namespace
+
+// fat16_extents: a file grown around another one has two runs on disk; the extents
+// name exactly the device bytes that hold each part, for any (unaligned) range.
+TEST_F(ApiTest, ExtentsNameTheBytesOnDisk) {
+  std::vector<uint8_t> a = RandomBytes(3000, 1), b = RandomBytes(1000, 2), a2 = RandomBytes(5000, 3);
+  Fat16File fa, fb;
+  ASSERT_EQ(fat16_open(&fs, "/a.bin", FAT16_O_CREAT, &fa), 0);
+  ASSERT_EQ(fat16_write(&fs, &fa, 0, a.data(), a.size()), int64_t(a.size()));
+  ASSERT_EQ(fat16_open(&fs, "/b.bin", FAT16_O_CREAT, &fb), 0);
+  ASSERT_EQ(fat16_write(&fs, &fb, 0, b.data(), b.size()), int64_t(b.size()));
+  ASSERT_EQ(fat16_write(&fs, &fa, a.size(), a2.data(), a2.size()), int64_t(a2.size()));
+  a.insert(a.end(), a2.begin(), a2.end());
+
+  for (uint64_t off : {0ul, 1ul, 511ul, 2999ul, 3100ul}) {
+    Fat16Extent ext[8];
+    int n = fat16_extents(&fs, &fa, off, 1 << 20, ext, 8);
+    ASSERT_GT(n, 0);
+    uint64_t at = off;
+    for (int i = 0; i < n; i++) {
+      ASSERT_EQ(ext[i].offset, at);
+      const uint8_t* disk_bytes = disk->bytes.data() + ext[i].lba * 512 + ext[i].offset % 512;
+      ASSERT_TRUE(std::equal(disk_bytes, disk_bytes + ext[i].bytes, a.begin() + long(at))) << "extent " << i;
+      at += ext[i].bytes;
+    }
+    EXPECT_EQ(at, a.size()) << "extents stop at the end of the file";
+    if (off < 3000) EXPECT_EQ(n, 2) << "the first part and the appended part";
+  }
+  Fat16Extent one;
+  EXPECT_EQ(fat16_extents(&fs, &fa, 0, 100, &one, 1), 1);
+  EXPECT_EQ(one.bytes, 100u);
+  EXPECT_EQ(fat16_extents(&fs, &fa, a.size(), 10, &one, 1), 0);
+  Fat16File root;
+  ASSERT_EQ(fat16_open(&fs, "/", 0, &root), 0);
+  EXPECT_EQ(fat16_extents(&fs, &root, 0, 10, &one, 1), FAT16_EISDIR);
+}
