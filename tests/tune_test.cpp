@@ -115,7 +115,7 @@ TEST_P(QuantizedModels, EveryClassSettlesWithinTheReferenceBound) {
     for (const OpInstance* m : c->members) EXPECT_EQ(m->step.variant, c->incumbent.variant) << m->name;
   }
   // The whole plan was checked against the fixed one, and the faster kept.
-  EXPECT_NE(text.find("tune: plan: "), std::string::npos) << text;
+  EXPECT_NE(text.find("tune: plan for token steps: "), std::string::npos) << text;
   // Settled instances are no longer watched, and the tuner's hooks cost nothing more.
   for (const OpInstance* op : tuned.ops()) EXPECT_FALSE(op->watched) << op->name;
   const uint64_t overhead = tuner.overhead_cycles();
@@ -188,6 +188,7 @@ TEST_P(QuantizedModels, PromptClassesRaceGeneratedGemmsAndSettleWithinTheReferen
     for (const OpInstance* m : c->members) EXPECT_EQ(m->variant, c->incumbent.variant) << m->name;
   }
   EXPECT_TRUE(any_prompt_class);
+  EXPECT_NE(text.find("tune: plan for prompt chunks: "), std::string::npos) << text;
   // Where a GEMM generator covers the type and level, its kernels raced.
   const DType type = GetParam();
   if (!jit::gemm_knob_space(type, tuned.cpu().level).empty())

@@ -137,7 +137,7 @@ Tier Tuner::tier_of(const OpInstance& op, bool prompt) const {
   return c ? c->tier : Tier::Fixed;
 }
 
-bool Tuner::prompt_settled() const { return all_settled(true); }
+bool Tuner::prompt_settled() const { return all_settled(true) && checks_[1].confirmed; }
 
 bool Tuner::converged() const { return converged_; }
 
@@ -147,7 +147,7 @@ bool Tuner::all_settled(bool prompt) const {
 }
 
 void Tuner::update_converged() {
-  converged_ = confirmed_ && all_settled(false);
+  converged_ = checks_[0].confirmed && all_settled(false);
   if (converged_ && converged_at_step_ < 0) {
     converged_at_step_ = steps_;
     converged_seconds_ =
@@ -246,7 +246,7 @@ Candidate* Tuner::trial_of(ShapeClass& c, const OpInstance& op) {
 
 void Tuner::before_chunk(int n_tokens) {
   const int regime = n_tokens == 1 ? 0 : 1;
-  const bool work = !options_.frozen && (regime == 0 ? !converged() : !all_settled(true));
+  const bool work = !options_.frozen && (regime == 0 ? !converged() : !prompt_settled());
   regime_ = work ? regime : -1;
   if (!work) return;
   const uint64_t t0 = read_tsc();
@@ -328,8 +328,9 @@ void Tuner::fall_back(ShapeClass& c) {
   install(c, std::move(fixed));
   c.tier = Tier::Fixed;
   c.calls = 0;
+  checks_[c.prompt] = PlanCheck{};
   if (c.prompt) return;
-  confirmed_ = converged_ = confirming_ = false;
+  converged_ = false;
   converged_at_step_ = -1;
 }
 
@@ -419,7 +420,7 @@ void Tuner::after_chunk(int n_tokens) {
     record_sample(c);
     advance(c);
   }
-  if (regime == 0 && !confirmed_ && all_settled(false)) confirm(cycles);
+  if (!checks_[regime].confirmed && all_settled(regime == 1)) confirm(regime, cycles);
   overhead_cycles_ += read_tsc() - t0;
   update_converged();
 }
@@ -451,64 +452,66 @@ void Tuner::record_sample(ShapeClass& c) {
 
 // ---- the whole plan ----
 
-bool Tuner::plan_differs() const {
-  return std::any_of(classes_.begin(), classes_.end(), [](const auto& c) {
-    return !c->prompt && c->incumbent.variant != c->fixed || c->incumbent.split.threads != c->fixed->split.threads ||
-           c->incumbent.split.grain != c->fixed->split.grain;
+bool Tuner::plan_differs(bool prompt) const {
+  return std::any_of(classes_.begin(), classes_.end(), [prompt](const auto& c) {
+    return c->prompt == prompt &&
+           (c->incumbent.variant != c->fixed || c->incumbent.split.threads != c->fixed->split.threads ||
+            c->incumbent.split.grain != c->fixed->split.grain);
   });
 }
 
-// Called after each token step once every class settled. Token steps go in blocks of
-// kConfirmBlock, alternating fixed plan, tuned plan, ..., kConfirmRounds blocks each.
-void Tuner::confirm(double token_cycles) {
-  constexpr int kConfirmBlock = 8, kConfirmRounds = 7;
-  if (!confirming_) {
-    confirming_ = true;
-    confirm_steps_ = 0;
-    block_cycles_ = 0;
-    plan_cycles_[0].clear();
-    plan_cycles_[1].clear();
-    if (!plan_differs()) {
-      confirmed_ = true;
-      if (options_.log) std::fprintf(options_.log, "tune: plan: every class kept its fixed variant\n");
+// Called after each chunk of a regime once every class of it settled. Chunks go in
+// blocks (8 token steps, or 1 prompt chunk), alternating fixed plan, tuned plan, ...,
+// kConfirmRounds blocks each.
+void Tuner::confirm(int regime, double chunk_cycles) {
+  constexpr int kConfirmRounds = 7;
+  const int block = regime == 0 ? 8 : 1;
+  const bool prompt = regime == 1;
+  const char* what = prompt ? "prompt chunks" : "token steps";
+  PlanCheck& p = checks_[regime];
+  char buf[200];
+  if (!p.started) {
+    p = PlanCheck{};
+    p.started = true;
+    if (!plan_differs(prompt)) {
+      p.confirmed = true;
+      std::snprintf(buf, sizeof buf, "tune: plan for %s: every class kept its fixed variant", what);
+      if (options_.log) std::fprintf(options_.log, "%s\n", buf);
       return;
     }
-    use_fixed_plan(true, false);  // the first block, from the next token
+    use_fixed_plan(true, prompt);  // the first block, from the next chunk
     return;
   }
-  block_cycles_ += token_cycles;
-  if (++confirm_steps_ % kConfirmBlock) return;
-  const int plan = (confirm_steps_ / kConfirmBlock - 1) % 2;  // 0: fixed, 1: tuned
-  plan_cycles_[plan].push_back(block_cycles_);
-  block_cycles_ = 0;
-  if (static_cast<int>(plan_cycles_[1].size()) < kConfirmRounds) {
-    use_fixed_plan(plan == 1, false);
+  p.block_cycles += chunk_cycles;
+  if (++p.chunks % block) return;
+  const int plan = (p.chunks / block - 1) % 2;  // 0: fixed, 1: tuned
+  p.cycles[plan].push_back(p.block_cycles);
+  p.block_cycles = 0;
+  if (static_cast<int>(p.cycles[1].size()) < kConfirmRounds) {
+    use_fixed_plan(plan == 1, prompt);
     return;
   }
-  confirmed_ = true;
-  const double ratio = median(plan_cycles_[1]) / median(plan_cycles_[0]);
-  char buf[160];
+  p.confirmed = true;
+  const double ratio = median(p.cycles[1]) / median(p.cycles[0]);
   // The tuned plan must win by the noise margin: a tie goes to the fixed plan, so a
   // noisy comparison can cost a gain, never a loss.
-  if (ratio <= 1.0 - options_.noise_margin) {
-    use_fixed_plan(false, false);
-    std::snprintf(buf, sizeof buf, "tune: plan: the tuned plan takes %.3fx the fixed plan's token time (median of %d blocks of %d tokens): kept",
-                  ratio, kConfirmRounds, kConfirmBlock);
+  const bool kept = ratio <= 1.0 - options_.noise_margin;
+  if (kept) {
+    use_fixed_plan(false, prompt);
   } else {
     for (auto& c : classes_) {
-      if (c->prompt) continue;
+      if (c->prompt != prompt) continue;
       Candidate fixed;
       fixed.variant = c->fixed;
       fixed.split = c->fixed->split;
       fixed.verified = true;
-      fixed.ratios.clear();
       const double cycles = c->incumbent_cycles;
       install(*c, std::move(fixed));
       c->incumbent_cycles = cycles;
     }
-    std::snprintf(buf, sizeof buf, "tune: plan: the tuned plan takes %.3fx the fixed plan's token time (median of %d blocks of %d tokens): fixed variants kept",
-                  ratio, kConfirmRounds, kConfirmBlock);
   }
+  std::snprintf(buf, sizeof buf, "tune: plan for %s: the tuned plan takes %.3fx the fixed plan's time (median of %d blocks): %s",
+                what, ratio, kConfirmRounds, kept ? "kept" : "fixed variants kept");
   if (options_.log) std::fprintf(options_.log, "%s\n", buf);
 }
 
@@ -732,7 +735,9 @@ bool Tuner::apply(const std::vector<SnapshotEntry>& entries, std::string* why) {
     c->note = "from the snapshot";
     log(*c, "from the snapshot: " + c->incumbent.describe());
   }
-  confirmed_ = all_settled(false);  // a whole plan was confirmed before it was saved
+  // A whole plan was confirmed before it was saved.
+  checks_[0].confirmed = all_settled(false);
+  checks_[1].confirmed = all_settled(true);
   update_converged();
   return true;
 }

@@ -27,8 +27,8 @@
 // a tier starts; a challenger races once its code is there.
 //
 // Per-class races cannot see how choices interact (a one-thread split lets the other
-// thread idle for longer, for one), so once every class settled the whole plan is
-// confirmed: blocks of token steps alternate between the tuned plan and the fixed one,
+// thread idle for longer, for one), so once every class of a regime settled its whole
+// plan is confirmed: blocks of chunks alternate between the tuned plan and the fixed one,
 // and the tuned plan stays only if its median block is faster by the noise margin. The
 // tuner never ends slower than tier 0 by more than that comparison's noise.
 //
@@ -158,8 +158,8 @@ class Tuner : public ChunkObserver {
   ShapeClass* class_of(const OpInstance& op, bool prompt) const;
   void set_slot(OpInstance& m, const ShapeClass& c, const Candidate& k) const;
   void fall_back(ShapeClass& c);
-  bool plan_differs() const;
-  void confirm(double token_cycles);
+  bool plan_differs(bool prompt) const;
+  void confirm(int regime, double chunk_cycles);
   void advance(ShapeClass& c);
   void enter_generated(ShapeClass& c);
   void enter_tuning(ShapeClass& c);
@@ -196,12 +196,14 @@ class Tuner : public ChunkObserver {
   uint64_t generation_cycles_ = 0;
   std::vector<float> scratch_;  // reference outputs for verification
   bool converged_ = false;
-  // The whole-plan check (confirm()): token cycles per block, [0] fixed plan, [1] tuned.
-  bool confirmed_ = false;
-  bool confirming_ = false;
-  int confirm_steps_ = 0;
-  double block_cycles_ = 0;
-  std::vector<double> plan_cycles_[2];
+  // The whole-plan check of each regime (confirm()).
+  struct PlanCheck {
+    bool started = false, confirmed = false;
+    int chunks = 0;
+    double block_cycles = 0;
+    std::vector<double> cycles[2];  // per block: [0] fixed plan, [1] tuned plan
+  };
+  PlanCheck checks_[2];
   std::function<void()> on_converged_;
   GeneratorThread generator_;  // last: stopped before the candidates its jobs belong to go
 };
