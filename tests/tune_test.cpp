@@ -246,6 +246,32 @@ class SnapshotStarts : public ::testing::Test {
     run_until_converged(f, *s.tuner(), 3000);
     return s.snapshot_file();
   }
+  // Tunes, then rewrites the snapshot so that the first class's choice is a generated
+  // matvec, its code saved (or, with `code`, those bytes instead). False when no
+  // generator covers this CPU's level.
+  bool plant_generated_kernel(const std::vector<uint8_t>* code = nullptr) {
+    Snapshot snap = read_snapshot(tune_and_save());
+    Forward probe(*model_, ForwardOptions{.threads = 2});
+    Tuner probe_tuner(probe, quick_tiers(nullptr));
+    const ShapeClass& c = *probe_tuner.classes().front();
+    const OpInstance& op = *c.members.front();
+    const std::vector<jit::MatvecConf> space = jit::knob_space(op.weight->type, probe.cpu().level);
+    if (space.empty()) return false;
+    planted_ = jit::generate_matvec(op.weight->type, probe.cpu().level, probe.cpu(), op.rows, op.cols, space.back());
+    EXPECT_TRUE(planted_);
+    auto e = std::find_if(snap.entries.begin(), snap.entries.end(),
+                          [&](const SnapshotEntry& x) { return x.shape_class == c.key; });
+    EXPECT_NE(e, snap.entries.end());
+    if (!planted_ || e == snap.entries.end()) return false;
+    e->variant = planted_->variant.name;
+    e->generator = planted_->conf.str();
+    e->layout = planted_->variant.layout;
+    if (code) e->code = *code;
+    else e->code.assign(planted_->code().begin(), planted_->code().end());
+    save_snapshot_atomic(snapshot_path(dir_.file("state"), snap.key), snap);
+    return true;
+  }
+  std::unique_ptr<jit::GeneratedKernel> planted_;
   SessionOptions options() {
     SessionOptions o;
     o.tuner = quick_tiers(nullptr);
@@ -317,25 +343,7 @@ TEST_F(SnapshotStarts, AnEntryNamingAnUnknownVariantIsRefused) {
 }
 
 TEST_F(SnapshotStarts, GeneratedCodeFromTheSnapshotIsCheckedBeforeTheFirstTokenAndRuns) {
-  Snapshot snap = read_snapshot(tune_and_save());
-  // Whatever won, make the first class's choice a generated kernel, its code saved.
-  Forward probe(*model_, ForwardOptions{.threads = 2});
-  Tuner probe_tuner(probe, quick_tiers(nullptr));
-  const ShapeClass& c = *probe_tuner.classes().front();
-  const OpInstance& op = *c.members.front();
-  const std::vector<jit::MatvecConf> space = jit::knob_space(op.weight->type, probe.cpu().level);
-  if (space.empty()) GTEST_SKIP() << "skipped: no generator at " << isa_level_name(probe.cpu().level);
-  std::unique_ptr<jit::GeneratedKernel> g =
-      jit::generate_matvec(op.weight->type, probe.cpu().level, probe.cpu(), op.rows, op.cols, space.back());
-  ASSERT_TRUE(g);
-  auto e = std::find_if(snap.entries.begin(), snap.entries.end(), [&](const SnapshotEntry& x) { return x.shape_class == c.key; });
-  ASSERT_NE(e, snap.entries.end());
-  e->variant = g->variant.name;
-  e->generator = g->conf.str();
-  e->layout = g->variant.layout;
-  e->code.assign(g->code().begin(), g->code().end());
-  save_snapshot_atomic(dir_.file("state") + "/" + std::filesystem::path(snapshot_path("", snap.key)).filename().string(), snap);
-
+  if (!plant_generated_kernel()) GTEST_SKIP() << "skipped: no generator at " << isa_level_name(CpuInfo::host().level);
   Forward f(*model_, ForwardOptions{.threads = 2});
   Log log;
   SessionOptions o = options();
@@ -344,7 +352,7 @@ TEST_F(SnapshotStarts, GeneratedCodeFromTheSnapshotIsCheckedBeforeTheFirstTokenA
   ASSERT_TRUE(s.loaded()) << log.text();
   const ShapeClass& loaded = *s.tuner()->classes().front();
   ASSERT_TRUE(loaded.incumbent.gen) << "the class runs code loaded from the snapshot";
-  EXPECT_NE(loaded.incumbent.gen->code().data(), g->code().data());
+  EXPECT_NE(loaded.incumbent.gen->code().data(), planted_->code().data());
   EXPECT_TRUE(loaded.incumbent.verified) << "checked against the reference before the first token";
   EXPECT_FALSE(loaded.members.front()->watched) << "so its first call costs what the others do";
   Forward reference(*model_, ForwardOptions{.threads = 1, .reference = true});
@@ -354,24 +362,9 @@ TEST_F(SnapshotStarts, GeneratedCodeFromTheSnapshotIsCheckedBeforeTheFirstTokenA
 }
 
 TEST_F(SnapshotStarts, LoadedCodeThatComputesTheWrongThingIsNeverRun) {
-  Snapshot snap = read_snapshot(tune_and_save());
-  Forward probe(*model_, ForwardOptions{.threads = 2});
-  Tuner probe_tuner(probe, quick_tiers(nullptr));
-  const ShapeClass& c = *probe_tuner.classes().front();
-  const OpInstance& op = *c.members.front();
-  const std::vector<jit::MatvecConf> space = jit::knob_space(op.weight->type, probe.cpu().level);
-  if (space.empty()) GTEST_SKIP() << "skipped: no generator at " << isa_level_name(probe.cpu().level);
-  std::unique_ptr<jit::GeneratedKernel> g =
-      jit::generate_matvec(op.weight->type, probe.cpu().level, probe.cpu(), op.rows, op.cols, space.front());
-  ASSERT_TRUE(g);
-  auto e = std::find_if(snap.entries.begin(), snap.entries.end(), [&](const SnapshotEntry& x) { return x.shape_class == c.key; });
-  ASSERT_NE(e, snap.entries.end());
-  e->variant = g->variant.name;
-  e->generator = g->conf.str();
-  e->layout = g->variant.layout;
-  e->code = {0xc3};  // "ret": a well-formed file whose code leaves the output untouched
-  save_snapshot_atomic(dir_.file("state") + "/" + std::filesystem::path(snapshot_path("", snap.key)).filename().string(), snap);
-
+  // "ret": a well-formed file whose code leaves the output untouched.
+  const std::vector<uint8_t> ret{0xc3};
+  if (!plant_generated_kernel(&ret)) GTEST_SKIP() << "skipped: no generator at " << isa_level_name(CpuInfo::host().level);
   Forward f(*model_, ForwardOptions{.threads = 2});
   Log log;
   SessionOptions o = options();
