@@ -14,6 +14,7 @@
 #include "jit/code_buffer.h"
 #include "jit/jit.h"
 #include "kernels/variant.h"
+#include "jit_targets.h"
 #include "test_weights.h"
 
 namespace bf {
@@ -24,23 +25,8 @@ const KernelRegistry& registry() {
   return r;
 }
 
-// What generate_matvec takes beside the type: a level, and at Avx2 the dot kind.
-struct Target {
-  const char* name;  // as in the hand-written variants' names
-  IsaLevel isa;
-  bool vnni;
-  const char* layout;
-  bool runs_here() const {
-    const CpuInfo& cpu = CpuInfo::host();
-    return cpu.has(isa) && !(isa == IsaLevel::Avx2 && vnni && !cpu.avx_vnni);
-  }
-};
-const Target kTargets[] = {
-    {"avx2", IsaLevel::Avx2, false, "r8"},
-    {"avxvnni", IsaLevel::Avx2, true, "r8"},
-    {"avx512", IsaLevel::Avx512, false, "r16"},
-    {"avx512vnni", IsaLevel::Avx512Vnni, true, "r16"},
-};
+using Target = test::JitTarget;
+const auto& kTargets = test::kJitTargets;
 
 std::vector<jit::MatvecConf> confs_for(DType type, const Target& t) {
   std::vector<jit::MatvecConf> out;
@@ -109,37 +95,11 @@ TEST(JitMatvec, RefusesWhatItCannotGenerate) {
   EXPECT_EQ(jit::generate_matvec(DType::Q8_0, IsaLevel::Avx512, cpu.capped(IsaLevel::Avx2), 16, 64, c), nullptr);
 }
 
-// Runs fn over [0, rows) in uneven pieces that start and end inside row groups.
-void run_uneven(KernelFn fn, const MatmulArgs& a, int64_t rows) {
-  const int64_t cuts[] = {0, rows / 3, rows / 3 + 1, rows * 2 / 3 + 1, rows};
-  for (int i = 0; i + 1 < 5; ++i) {
-    const int64_t b = std::min(cuts[i], rows), e = std::min(cuts[i + 1], rows);
-    if (b < e) fn(&a, b, e);
-  }
-}
+using test::magnitudes;
+using test::run_uneven;
 
-// The bound of variants_test: the same products summed in another order, a few ulps of
-// the summed magnitudes.
-std::vector<double> magnitudes(const TensorView& w, const test::Activations& x, int n_tokens) {
-  std::vector<double> m(static_cast<size_t>(w.rows * n_tokens));
-  for (int64_t r = 0; r < w.rows; ++r) {
-    const std::vector<float> row = test::dequantized_row(w, r);
-    for (int t = 0; t < n_tokens; ++t)
-      for (int64_t j = 0; j < w.cols; ++j) m[r * n_tokens + t] += std::fabs(row[j] * x.dequantized(t, j));
-  }
-  return m;
-}
-
-struct Case {
-  DType type;
-  Target target;
-};
-
-void PrintTo(const Case& c, std::ostream* os) { *os << dtype_key(c.type) << " " << c.target.name; }
-
-std::string case_name(const ::testing::TestParamInfo<Case>& info) {
-  return std::string(dtype_key(info.param.type)) + "_" + info.param.target.name;
-}
+using Case = test::JitCase;
+const auto case_name = test::jit_case_name;
 
 class JitMatvecTest : public ::testing::TestWithParam<Case> {};
 
