@@ -249,11 +249,16 @@ TEST(Snapshot, WriterKilledAtRandomMomentsLeavesOldOrNew) {
   bool file_is_a = true;
   std::mt19937 rng(7);
   int seen_a = 0, seen_b = 0, left_temp = 0;
-  const int kills = 60;
-  for (int i = 0; i < kills; ++i) {
+  // At least 60 kills, and on until both letters were seen: a writer that starts slowly
+  // (a sanitizer build on a loaded machine) gets more time after each kill that changed
+  // nothing, so the kills keep landing during saves.
+  const int kills_min = 60, kills_max = 400;
+  int64_t max_wait_us = 30000;
+  int kills = 0, unchanged = 0;
+  for (int i = 0; i < kills_max && (i < kills_min || seen_a == 0 || seen_b == 0); ++i, ++kills) {
     const pid_t pid = start_writer(path, file_is_a ? 'B' : 'A');  // its first save replaces the file
     ASSERT_GT(pid, 0);
-    std::this_thread::sleep_for(std::chrono::microseconds(2000 + rng() % 30000));
+    std::this_thread::sleep_for(std::chrono::microseconds(2000 + static_cast<int64_t>(rng() % max_wait_us)));
     ASSERT_EQ(::kill(pid, SIGKILL), 0);
     int ws = 0;
     ASSERT_EQ(::waitpid(pid, &ws, 0), pid);
@@ -265,6 +270,9 @@ TEST(Snapshot, WriterKilledAtRandomMomentsLeavesOldOrNew) {
       FAIL() << "kill " << i << " left a file that does not load: " << e.what();
     }
     ASSERT_TRUE(now == a || now == b) << "kill " << i << ": neither A nor B";
+    const bool changed = (now == a) != file_is_a;
+    unchanged = changed ? 0 : unchanged + 1;
+    if (unchanged >= 5) max_wait_us = std::min<int64_t>(max_wait_us * 2, 2000000);
     file_is_a = now == a;
     (file_is_a ? seen_a : seen_b)++;
     int others = 0;
