@@ -12,6 +12,8 @@ source "$root/scripts/qemu_disk.sh"
 part_off=$((2048 * 512))   # mkimage.sh puts the FAT16 partition at LBA 2048
 mkdir -p "$work"
 img="$work/$case_name.img" out="$work/$case_name.out" err="$work/$case_name.err"
+# Per case: CTest runs cases side by side in the same work directory.
+linux_out="$work/$case_name.linux.out"
 rm -f "$img"
 
 fail() { echo "FAIL [$case_name]: $*"; echo "--- stdout"; cat "$out" 2>/dev/null; echo "--- stderr"; cat "$err" 2>/dev/null; exit 1; }
@@ -37,10 +39,10 @@ qemu_tcg() {
   rc=$?; [ $((rc & 1)) -eq 1 ] && rc=$(((rc - 1) / 2))
 }
 
-# The stories260K run with T threads: Linux's stdout in $work/linux.out, the guest's image.
+# The stories260K run with T threads: Linux's stdout in $linux_out, the guest's image.
 stories_image() {
   local t=$1 model="$shared/models/stories260K/stories260K.bin" tok="$shared/models/stories260K/tok512.bin"
-  "$bareflow" run -m "$model" -z "$tok" -p "Once upon a time" -n 40 --temp 0 -t "$t" --no-state >"$work/linux.out" 2>/dev/null ||
+  "$bareflow" run -m "$model" -z "$tok" -p "Once upon a time" -n 40 --temp 0 -t "$t" --no-state >"$linux_out" 2>/dev/null ||
     fail "bareflow failed on Linux"
   mk --file "$bareflow=/bareflow" --file "$model=/models/stories260K.bin" --file "$tok=/models/tok512.bin" \
      --mkdir /state --cmdline "/bareflow run -m /models/stories260K.bin -z /models/tok512.bin -p \"Once upon a time\" -n 40 --temp 0 -t $t"
@@ -184,7 +186,7 @@ case "$case_name" in
     stories_image 1
     for d in $qemu_disk_kinds; do
       run --disk "$d"; expect_rc 0; expect_disk "$d"
-      cmp -s "$work/linux.out" "$out" || { diff "$work/linux.out" "$out" | head -20; fail "guest stdout over $d differs from Linux"; }
+      cmp -s "$linux_out" "$out" || { diff "$linux_out" "$out" | head -20; fail "guest stdout over $d differs from Linux"; }
     done ;;
   bareflow-missing-model)
     mk --file "$bareflow=/bareflow" --cmdline "/bareflow run -m /models/missing.bin -p hi -n 4"
@@ -194,16 +196,16 @@ case "$case_name" in
     # every shape class installed before the first token, no tuning, and both boots print
     # what Linux prints.
     model="$shared/models/stories260K/stories260K.bin" tok="$shared/models/stories260K/tok512.bin"
-    "$bareflow" run -m "$model" -z "$tok" -p "Once upon a time" -n 40 --temp 0 -t 1 --no-state >"$work/linux.out" 2>/dev/null ||
+    "$bareflow" run -m "$model" -z "$tok" -p "Once upon a time" -n 40 --temp 0 -t 1 --no-state >"$linux_out" 2>/dev/null ||
       fail "bareflow failed on Linux"
     mk --file "$bareflow=/bareflow" --file "$model=/models/stories260K.bin" --file "$tok=/models/tok512.bin" --mkdir /state \
        --cmdline "/bareflow run -m /models/stories260K.bin -z /models/tok512.bin -p \"Once upon a time\" -n 40 --temp 0 -t 1 --tiers 1,2,30 -v --state /state"
     run; expect_rc 0
-    cmp -s "$work/linux.out" "$out" || { diff "$work/linux.out" "$out" | head -20; fail "boot 1 stdout differs from Linux"; }
+    cmp -s "$linux_out" "$out" || { diff "$linux_out" "$out" | head -20; fail "boot 1 stdout differs from Linux"; }
     expect_line "tier 3 settled on" "$err"; expect_line "tuning: *converged after" "$err"
     mdir -b -i "$img@@$part_off" ::/state | grep -q '\.bfsnap$' || fail "boot 1 left no snapshot in /state"
     run; expect_rc 0
-    cmp -s "$work/linux.out" "$out" || { diff "$work/linux.out" "$out" | head -20; fail "boot 2 stdout differs from Linux"; }
+    cmp -s "$linux_out" "$out" || { diff "$linux_out" "$out" | head -20; fail "boot 2 stdout differs from Linux"; }
     expect_line "from the snapshot: " "$err"; expect_line "every shape class from the snapshot (no tuning)" "$err"
     grep -q "tier 1 generated\|tier 2 tuning" "$err" && fail "boot 2 tuned again"
     # A Q4_0 model: boot 1 generates and races kernels in the guest (W^X pages, no spare
@@ -222,7 +224,7 @@ case "$case_name" in
     t=1 smp=1; [ "$case_name" = bareflow-stories260k-t2 ] && t=2 smp=2
     stories_image $t
     run --smp $smp; expect_rc 0
-    cmp -s "$work/linux.out" "$out" || { diff "$work/linux.out" "$out" | head -20; fail "guest stdout differs from Linux"; } ;;
+    cmp -s "$linux_out" "$out" || { diff "$linux_out" "$out" | head -20; fail "guest stdout differs from Linux"; } ;;
   bareflow-stories110m-256m|bareflow-tinyllama-1g)
     # Random-weight models of real shapes in small guests: the model file is mapped by DMA
     # (2 MiB pages), its pages are dropped after repacking (MADV_DONTNEED frees them), and

@@ -46,7 +46,7 @@ case "$case_name" in
   bareflow-stories260k)
     [ -x "$bareflow" ] || fail "no bareflow binary given"
     model="$shared/models/stories260K/stories260K.bin" tok="$shared/models/stories260K/tok512.bin"
-    "$bareflow" run -m "$model" -z "$tok" -p "Once upon a time" -n 40 --temp 0 -t 1 >"$work/linux.out" 2>/dev/null \
+    "$bareflow" run -m "$model" -z "$tok" -p "Once upon a time" -n 40 --temp 0 -t 1 --no-state >"$work/linux.out" 2>/dev/null \
       || fail "bareflow failed on Linux"
     mk --file "$bareflow=/bareflow" --file "$model=/models/stories260K.bin" --file "$tok=/models/tok512.bin" \
        --mkdir /state --cmdline "/bareflow run -m /models/stories260K.bin -z /models/tok512.bin -p \"Once upon a time\" -n 40 --temp 0 -t 1"
