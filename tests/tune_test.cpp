@@ -67,19 +67,22 @@ int run_until_converged(Forward& f, Tuner& t, int max_steps) {
   return steps;
 }
 
-float max_relative_error(Forward& got, Forward& want, int positions) {
+// max |got - want| / max |want| over one token's logits.
+float relative_error(const float* got, const float* want, int vocab) {
+  float diff = 0, scale = 0;
+  for (int i = 0; i < vocab; ++i) {
+    diff = std::max(diff, std::fabs(got[i] - want[i]));
+    scale = std::max(scale, std::fabs(want[i]));
+  }
+  return diff / scale;
+}
+
+// The worst relative_error over token steps at positions [from, to) of both engines.
+float max_relative_error(Forward& got, Forward& want, int to, int from = 0) {
   float worst = 0;
   const int vocab = got.model().config.vocab_size;
-  for (int pos = 0; pos < positions; ++pos) {
-    const float* a = got.step(token_at(pos, vocab), pos);
-    const float* b = want.step(token_at(pos, vocab), pos);
-    float diff = 0, scale = 0;
-    for (int i = 0; i < vocab; ++i) {
-      diff = std::max(diff, std::fabs(a[i] - b[i]));
-      scale = std::max(scale, std::fabs(b[i]));
-    }
-    worst = std::max(worst, diff / scale);
-  }
+  for (int pos = from; pos < to; ++pos)
+    worst = std::max(worst, relative_error(got.step(token_at(pos, vocab), pos), want.step(token_at(pos, vocab), pos), vocab));
   return worst;
 }
 
@@ -151,19 +154,7 @@ TEST_P(QuantizedModels, AWrongCandidateIsDiscardedBeforeItsOutputIsRead) {
 
   Forward reference(*model, ForwardOptions{.threads = 1, .reference = true});
   reference.step(token_at(0, model->config.vocab_size), 0);
-  float worst = 0;
-  const int vocab = model->config.vocab_size;
-  for (int pos = 1; pos < 20; ++pos) {
-    const float* a = tuned.step(token_at(pos, vocab), pos);
-    const float* b = reference.step(token_at(pos, vocab), pos);
-    float diff = 0, scale = 0;
-    for (int i = 0; i < vocab; ++i) {
-      diff = std::max(diff, std::fabs(a[i] - b[i]));
-      scale = std::max(scale, std::fabs(b[i]));
-    }
-    worst = std::max(worst, diff / scale);
-  }
-  EXPECT_LT(worst, 3e-2f);
+  EXPECT_LT(max_relative_error(tuned, reference, 20, 1), 3e-2f);
   EXPECT_NE(log.text().find(broken.name + " differs from the reference on the real data: discarded"), std::string::npos)
       << log.text();
   for (const OpInstance* m : c.members) EXPECT_NE(m->step.variant, &broken);
@@ -199,12 +190,7 @@ TEST_P(QuantizedModels, PromptClassesRaceGeneratedGemmsAndSettleWithinTheReferen
   std::vector<float> tuned_logits(got, got + vocab);
   const float* want = nullptr;
   for (int pos = 0; pos < 16; ++pos) want = reference.step(prompt[pos], pos);
-  float diff = 0, scale = 0;
-  for (int i = 0; i < vocab; ++i) {
-    diff = std::max(diff, std::fabs(tuned_logits[i] - want[i]));
-    scale = std::max(scale, std::fabs(want[i]));
-  }
-  EXPECT_LT(diff / scale, 3e-2f);
+  EXPECT_LT(relative_error(tuned_logits.data(), want, vocab), 3e-2f);
 }
 
 std::string type_name(const ::testing::TestParamInfo<DType>& info) { return std::string(dtype_key(info.param)); }

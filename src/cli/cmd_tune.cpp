@@ -175,8 +175,8 @@ void tune_command(const TuneCommandOptions& o) {
                   t->seconds_to_converge(), session.loaded() ? " (from the snapshot)" : "");
     else
       std::printf("not converged: %" PRId64 " steps in %.0f s (--seconds)\n", t->steps(), o.seconds);
-    std::printf("tuner hooks:   %.3f%% of the tuning time\n",
-                100.0 * t->overhead_cycles() / (seconds_since(t0) * tsc_hz()));
+    std::printf("tuner hooks:   %.3f%% of the tuning time; kernel generation %.1f ms (on the generator thread, or inline where there is none)\n",
+                100.0 * t->overhead_cycles() / (seconds_since(t0) * tsc_hz()), t->generation_cycles() / tsc_hz() * 1e3);
     std::printf("snapshot:      %s\n", session.snapshot_file().empty() ? "(none: --no-state)" : session.snapshot_file().c_str());
     print_classes(*t);
     if (!o.measure) return;
