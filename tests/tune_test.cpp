@@ -86,6 +86,22 @@ float max_relative_error(Forward& got, Forward& want, int to, int from = 0) {
   return worst;
 }
 
+// Ops that ran in one more token step, and of them how many were timed; -1 if some op
+// that ran was not counted.
+int profiled_in_one_step(Forward& f) {
+  std::vector<std::pair<uint64_t, uint64_t>> before;
+  for (const OpInstance* op : f.ops()) before.emplace_back(op->calls, op->cycles);
+  f.step(2, 1);
+  int timed = 0;
+  for (size_t i = 0; i < f.ops().size(); ++i) {
+    const OpInstance& op = *f.ops()[i];
+    if (!op.enabled) continue;
+    if (op.calls != before[i].first + 1) return -1;
+    timed += op.cycles != before[i].second;
+  }
+  return timed;
+}
+
 class QuantizedModels : public ::testing::TestWithParam<DType> {
  protected:
   std::string model_file() {
@@ -124,6 +140,8 @@ TEST_P(QuantizedModels, EveryClassSettlesWithinTheReferenceBound) {
   const uint64_t overhead = tuner.overhead_cycles();
   tuned.step(1, 0);
   EXPECT_EQ(tuner.overhead_cycles(), overhead);
+  // Nor timed: a token step counts their calls, not their cycles (no profiler cost).
+  EXPECT_EQ(profiled_in_one_step(tuned), 0);
 
   Forward reference(*model, ForwardOptions{.threads = 1, .reference = true});
   EXPECT_LT(max_relative_error(tuned, reference, 24), 3e-2f);
@@ -294,6 +312,17 @@ TEST_F(SnapshotStarts, SecondStartIsTunedFromItsFirstToken) {
   EXPECT_EQ(s.tuner()->steps_to_converge(), 0);
   EXPECT_EQ(installed(*s.tuner()), first_plan);
   EXPECT_EQ(logits_of(f, 16), first_logits) << "the same kernels give the same logits";
+  EXPECT_EQ(profiled_in_one_step(f), 0) << "settled from the snapshot: no op is timed";
+
+  // --profile keeps timing every call.
+  Forward profiled(*model_, ForwardOptions{.threads = 2});
+  SessionOptions po = options();
+  po.tuner.profile = true;
+  TuningSession ps(profiled, po);
+  EXPECT_TRUE(ps.loaded());
+  int enabled = 0;
+  for (const OpInstance* op : profiled.ops()) enabled += op->enabled;
+  EXPECT_EQ(profiled_in_one_step(profiled), enabled);
 }
 
 TEST_F(SnapshotStarts, AForeignCpuSnapshotIsRefusedInOneLineAndTuningStartsOver) {

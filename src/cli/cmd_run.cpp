@@ -1,5 +1,6 @@
 // bareflow run: stream the prompt and the generated text to stdout, figures to stderr.
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -46,8 +47,11 @@ void run_command(const RunOptions& o) {
   // The reference run is the semantic spec: nothing is tuned there.
   SessionOptions so = session_options(o.tune);
   so.tune = so.tune && !o.reference;
+  so.tuner.profile = o.profile;
   TuningSession session(forward, so);
-  forward.warm_up();
+  const auto warm_start = std::chrono::steady_clock::now();
+  const int warm_steps = forward.warm_up();
+  const double warm_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - warm_start).count();
   GenerateResult r = generate(forward, *l.tokenizer, o.gen, [](const std::string& piece) {
     std::fwrite(piece.data(), 1, piece.size(), stdout);
     std::fflush(stdout);
@@ -58,6 +62,8 @@ void run_command(const RunOptions& o) {
   int evaluated = r.prompt_tokens;  // forward steps in the prompt phase
   int decode_steps = r.generated > 0 ? r.generated - 1 : 0;
   std::fprintf(stderr, "\nload time:   %8.2f ms\n", l.seconds * 1e3);
+  std::fprintf(stderr, "warm-up:     %8d steps  in %8.2f ms (caches settled before the first token)\n", warm_steps,
+               warm_seconds * 1e3);
   std::fprintf(stderr, "prompt:      %8d tokens in %8.2f ms (%8.2f tok/s)\n", evaluated, r.prompt_seconds * 1e3,
                r.prompt_seconds > 0 ? evaluated / r.prompt_seconds : 0.0);
   std::fprintf(stderr, "generation:  %8d tokens in %8.2f ms (%8.2f tok/s)\n", r.generated, r.generation_seconds * 1e3,

@@ -69,34 +69,52 @@ double run_prompt(Forward& f, std::mt19937& rng, int n) {
   return seconds_since(t0);
 }
 
-// Prompt tokens per second of the fixed and the tuned prompt plans, as measure_plans.
-void measure_prompt_plans(Forward& f, Tuner& t, std::mt19937& rng, int n) {
-  double best_fixed = 1e30, best_tuned = 1e30;
-  for (int round = 0; round < 5; ++round) {
-    t.use_fixed_plan(true, true);
-    best_fixed = std::min(best_fixed, run_prompt(f, rng, n));
-    t.use_fixed_plan(false, true);
-    best_tuned = std::min(best_tuned, run_prompt(f, rng, n));
+// The fixed and the tuned plan of one regime, in rounds of one run each; the order
+// alternates between rounds so that a drifting machine favours neither. Each round
+// gives a paired ratio (tuned time / fixed time), whose median is the verdict: pairs
+// cancel most of a shared machine's noise, which best-of figures keep.
+struct PlanComparison {
+  double best_fixed = 1e30, best_tuned = 1e30;  // seconds of one run
+  double ratio = 0;                             // median of tuned/fixed per round
+  static constexpr int kRounds = 9;
+};
+template <class RunOnce>
+PlanComparison compare_plans(Tuner& t, bool prompt, const RunOnce& run_once) {
+  PlanComparison c;
+  std::vector<double> ratios;
+  for (int round = 0; round < PlanComparison::kRounds; ++round) {
+    double seconds[2];  // [0] fixed, [1] tuned
+    for (int i = 0; i < 2; ++i) {
+      const int plan = (round + i) % 2;
+      t.use_fixed_plan(plan == 0, prompt);
+      seconds[plan] = run_once();
+    }
+    c.best_fixed = std::min(c.best_fixed, seconds[0]);
+    c.best_tuned = std::min(c.best_tuned, seconds[1]);
+    ratios.push_back(seconds[1] / seconds[0]);
   }
-  std::printf("prompt, tuned: %9.2f tok/s\nprompt, fixed: %9.2f tok/s\nprompt tuned/fixed: %.3fx (best of 5 interleaved chunks of %d tokens)\n",
-              n / best_tuned, n / best_fixed, best_fixed / best_tuned, n);
+  t.use_fixed_plan(false, prompt);
+  std::nth_element(ratios.begin(), ratios.begin() + ratios.size() / 2, ratios.end());
+  c.ratio = ratios[ratios.size() / 2];
+  return c;
 }
 
-// Tokens per second of the fixed and the tuned plans, interleaved rounds, best of each;
-// returns the tuned plan's.
+void measure_prompt_plans(Forward& f, Tuner& t, std::mt19937& rng, int n) {
+  const PlanComparison c = compare_plans(t, true, [&] { return run_prompt(f, rng, n); });
+  std::printf("prompt, tuned: %9.2f tok/s\nprompt, fixed: %9.2f tok/s (best of %d chunks of %d tokens each)\n"
+              "prompt tuned/fixed: %.3fx (median of %d paired rounds)\n",
+              n / c.best_tuned, n / c.best_fixed, PlanComparison::kRounds, n, 1.0 / c.ratio, PlanComparison::kRounds);
+}
+
+// Returns the tuned plan's tokens per second (best round).
 double measure_plans(Forward& f, Tuner& t, std::mt19937& rng, int& pos) {
   const int steps = std::max(8, std::min(64, f.context() / 2));
-  double best_fixed = 1e30, best_tuned = 1e30;
-  for (int round = 0; round < 5; ++round) {
-    t.use_fixed_plan(true, false);
-    best_fixed = std::min(best_fixed, run_steps(f, rng, steps, pos));
-    t.use_fixed_plan(false, false);
-    best_tuned = std::min(best_tuned, run_steps(f, rng, steps, pos));
-  }
-  std::printf("tuned plan:    %9.2f tok/s\nfixed plan:    %9.2f tok/s (best fixed variants, tier 0)\n"
-              "tuned/fixed:   %9.3fx (best of 5 interleaved rounds of %d steps)\n",
-              steps / best_tuned, steps / best_fixed, best_fixed / best_tuned, steps);
-  return steps / best_tuned;
+  const PlanComparison c = compare_plans(t, false, [&] { return run_steps(f, rng, steps, pos); });
+  std::printf("tuned plan:    %9.2f tok/s\nfixed plan:    %9.2f tok/s (best fixed variants, tier 0; best of %d rounds of %d steps)\n"
+              "tuned/fixed:   %9.3fx (median of %d paired rounds)\n",
+              steps / c.best_tuned, steps / c.best_fixed, PlanComparison::kRounds, steps, 1.0 / c.ratio,
+              PlanComparison::kRounds);
+  return steps / c.best_tuned;
 }
 
 void measure_reference(const Model& m, const TuneCommandOptions& o, double tuned_tok_s, std::mt19937& rng) {
@@ -108,7 +126,7 @@ void measure_reference(const Model& m, const TuneCommandOptions& o, double tuned
   std::printf("reference:     %9.2f tok/s; tuned/reference %.1fx\n", steps / s, tuned_tok_s * s / steps);
 }
 
-// A fresh engine's first token step (after the warm-up step `run` makes at load) against
+// A fresh engine's first token step (after the warm-up steps `run` makes at load) against
 // the median of the 16 after it.
 struct FirstStep {
   double first = 0, steady = 0;

@@ -1,6 +1,7 @@
 #include "graph/forward.h"
 
 #include <algorithm>
+#include <chrono>
 #include <stdexcept>
 
 #include "util/pages.h"
@@ -223,6 +224,17 @@ void Forward::update_quantize_ops() {
 float* Forward::step(int token, int pos) {
   const int32_t t = token;
   return prompt(&t, 1, pos);
+}
+
+int Forward::warm_up() {
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
+  int steps = 0;
+  do {
+    step(0, 0);
+    ++steps;
+  } while (steps < kWarmUpSteps && std::chrono::duration<double>(Clock::now() - t0).count() < kWarmUpSeconds);
+  return steps;
 }
 
 float* Forward::prompt(const int32_t* tokens, int n, int pos0) {

@@ -133,8 +133,9 @@ int64_t grain_of(const OpInstance& op, const Split& split) {
 }  // namespace
 
 void run(OpInstance& op) {
-  const uint64_t t0 = read_tsc();
   const int tokens = tokens_of(op);
+  const bool timed = op.timed[tokens == 1 ? 0 : 1];
+  const uint64_t t0 = timed ? read_tsc() : 0;
   const bool in_step_slot = op.step.variant && tokens == 1;
   const Variant& v = in_step_slot ? *op.step.variant : *op.variant;
   const Split& split = in_step_slot ? op.step.split : op.split;
@@ -145,17 +146,16 @@ void run(OpInstance& op) {
     fn(args, 0, units);
   else
     op.pool->parallel_for(units, grain_of(op, split), [fn, args](int64_t b, int64_t e) { fn(args, b, e); });
+  ++op.calls;
+  op.tokens_run += static_cast<uint64_t>(tokens);
+  if (in_step_slot) ++op.step.calls;
+  ++v.calls;
+  if (!timed) return;
   const uint64_t dt = read_tsc() - t0;
   op.cycles += dt;
   op.last_cycles = dt;
-  ++op.calls;
-  op.tokens_run += static_cast<uint64_t>(tokens);
-  if (in_step_slot) {
-    op.step.cycles += dt;
-    ++op.step.calls;
-  }
+  if (in_step_slot) op.step.cycles += dt;
   v.cycles += dt;
-  ++v.calls;
 }
 
 }  // namespace bf

@@ -50,9 +50,13 @@ struct OpInstance {
   Split split;                       // this instance's split (from the variant, then tuned)
   ThreadPool* pool = nullptr;
 
-  // Profiler counters of this instance (every call, whichever slot ran it).
+  // Profiler counters of this instance (every call, whichever slot ran it). Calls are
+  // always counted; cycles only while `timed` for the call's regime ([0] one-token
+  // calls, [1] prompt chunks), which a tuner clears once the instance's class of that
+  // regime settled and nobody asked for a profile: then nothing reads them.
+  bool timed[2] = {true, true};
   uint64_t calls = 0;
-  uint64_t cycles = 0;       // TSC cycles in the runner, summed over calls
+  uint64_t cycles = 0;       // TSC cycles in the runner, summed over timed calls
   uint64_t last_cycles = 0;  // of the latest call
   uint64_t tokens_run = 0;   // tokens over all calls (a prompt chunk's call counts its tokens)
 

@@ -78,6 +78,7 @@ Tuner::Tuner(Forward& forward, const TunerOptions& options) : forward_(forward),
   build_classes();
   if (options_.log) tsc_hz();  // calibrated here, not inside a token (its log lines give times)
   update_converged();
+  update_timing();
   forward_.set_observer(this);
 }
 
@@ -93,6 +94,7 @@ Tuner::~Tuner() {
       m->watched = false;
     }
   }
+  for (OpInstance* op : forward_.ops()) op->timed[0] = op->timed[1] = true;  // profiled as without a tuner
   forward_.set_observer(nullptr);
 }
 
@@ -154,6 +156,14 @@ void Tuner::update_converged() {
         steps_ ? std::chrono::duration<double>(std::chrono::steady_clock::now() - first_step_time_).count() : 0.0;
     if (on_converged_) on_converged_();
   }
+}
+
+void Tuner::update_timing() {
+  for (OpInstance* op : forward_.ops())
+    for (int regime : {0, 1}) {
+      const ShapeClass* c = class_of(*op, regime == 1);
+      op->timed[regime] = options_.profile || (c && c->tier != Tier::Settled);
+    }
 }
 
 void Tuner::log(const ShapeClass& c, const std::string& what) {
@@ -328,6 +338,7 @@ void Tuner::fall_back(ShapeClass& c) {
   install(c, std::move(fixed));
   c.tier = Tier::Fixed;
   c.calls = 0;
+  update_timing();
   checks_[c.prompt] = PlanCheck{};
   if (c.prompt) return;
   converged_ = false;
@@ -636,6 +647,7 @@ void Tuner::settle(ShapeClass& c, const char* why) {
   c.trials.clear();
   if (!why) return;
   c.tier = Tier::Settled;
+  update_timing();
   std::snprintf(buf, sizeof buf, " after %" PRIu64 " calls (%s); %.0f cycles/call", c.calls, why, c.incumbent_cycles);
   log(c, "tier 3 settled on " + c.incumbent.describe() + buf);
 }
@@ -739,6 +751,7 @@ bool Tuner::apply(const std::vector<SnapshotEntry>& entries, std::string* why) {
   checks_[0].confirmed = all_settled(false);
   checks_[1].confirmed = all_settled(true);
   update_converged();
+  update_timing();
   return true;
 }
 

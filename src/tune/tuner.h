@@ -73,6 +73,7 @@ struct TunerOptions {
   double max_token_delay = 0.10;  // share of a token trials may add; 0: unbounded (`bareflow tune`)
   int samples = 7;                // timed calls per candidate
   bool frozen = false;            // no tier changes: run what is installed (or loaded)
+  bool profile = false;           // time every call (--profile), settled instances too
   std::FILE* log = nullptr;       // -v: one line per tier change and per verdict
 };
 
@@ -154,6 +155,9 @@ class Tuner : public ChunkObserver {
  private:
   void build_classes();
   void update_converged();
+  // Sets each op's `timed`: per regime, only instances whose class of it still tunes
+  // are timed (the races read their cycles), unless options_.profile asks for all.
+  void update_timing();
   bool all_settled(bool prompt) const;
   ShapeClass* class_of(const OpInstance& op, bool prompt) const;
   void set_slot(OpInstance& m, const ShapeClass& c, const Candidate& k) const;
