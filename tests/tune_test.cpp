@@ -196,7 +196,9 @@ TEST_P(QuantizedModels, PromptClassesRaceGeneratedGemmsAndSettleWithinTheReferen
 std::string type_name(const ::testing::TestParamInfo<DType>& info) { return std::string(dtype_key(info.param)); }
 
 INSTANTIATE_TEST_SUITE_P(Types, QuantizedModels,
-                         ::testing::Values(DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q6_K, DType::F32), type_name);
+                         ::testing::Values(DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q4_K,
+                                           DType::Q5_K, DType::Q6_K, DType::F32),
+                         type_name);
 
 // ---- the snapshot across starts ----
 

@@ -20,6 +20,7 @@
 #include <xbyak/xbyak.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "cpu/cpu.h"
 #include "kernels/dtype.h"
@@ -185,6 +186,20 @@ void Emitter::row_group_loop(int groups, Xbyak::Label& done, Step step) {
   step(1);
   inc(rg_);
   jmp(group_loop, T_NEAR);
+}
+
+// The machine code of generator Gen(plan, conf, buffer, size) written into `bound`
+// bytes; empty on an emitter error (Xbyak throws, for one, past the bound).
+template <class Gen, class Conf>
+std::vector<uint8_t> emit_code(const LayoutPlan& plan, const Conf& conf, size_t bound) {
+  std::vector<uint8_t> buf(bound);
+  try {
+    Gen gen(plan, conf, buf.data(), buf.size());
+    buf.resize(gen.getSize());
+  } catch (const Xbyak::Error&) {
+    return {};
+  }
+  return buf;
 }
 
 }  // namespace bf::jit

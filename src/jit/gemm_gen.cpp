@@ -476,14 +476,7 @@ std::vector<uint8_t> emit_gemm(const LayoutPlan& plan, const GemmConf& conf) {
   const size_t per_tile = static_cast<size_t>(conf.groups * conf.tokens + conf.groups + conf.tokens);
   const size_t per_block = 1024 + per_tile * 2 * 8 * 5 * 12;
   const size_t bound = 16384 + static_cast<size_t>(2 * conf.tokens) * (2 * conf.unroll + 1) * per_block;
-  std::vector<uint8_t> buf(bound);
-  try {
-    GemmGen gen(plan, conf, buf.data(), buf.size());
-    buf.resize(gen.getSize());
-  } catch (const Xbyak::Error&) {
-    return {};
-  }
-  return buf;
+  return emit_code<GemmGen>(plan, conf, bound);
 }
 
 }  // namespace bf::jit

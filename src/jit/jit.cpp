@@ -18,24 +18,6 @@ std::string MatvecConf::str() const {
   return text;
 }
 
-std::optional<MatvecConf> MatvecConf::parse(std::string_view text) {
-  MatvecConf c;
-  int* fields[] = {&c.groups, &c.accs, &c.unroll, &c.prefetch};
-  const char keys[] = {'g', 'a', 'u', 'p'};
-  for (int i = 0; i < 4; ++i) {
-    if (text.empty() || text[0] != keys[i]) return std::nullopt;
-    const char* end = text.data() + text.size();
-    auto [next, ec] = std::from_chars(text.data() + 1, end, *fields[i]);
-    if (ec != std::errc() || next == end || *next != '-') return std::nullopt;
-    text.remove_prefix(static_cast<size_t>(next + 1 - text.data()));
-  }
-  if (text == "vnni")
-    c.vnni = true;
-  else if (text != "madd")
-    return std::nullopt;
-  return c;
-}
-
 std::string GemmConf::str() const {
   return "t" + std::to_string(tokens) + "-g" + std::to_string(groups) + "-u" + std::to_string(unroll) + "-k" +
          std::to_string(chunk) + "-p" + std::to_string(prefetch) + (vnni ? "-vnni" : "-madd");
@@ -59,6 +41,13 @@ bool parse_knobs(std::string_view text, const char (&keys)[N], int* const (&fiel
 }
 
 }  // namespace
+
+std::optional<MatvecConf> MatvecConf::parse(std::string_view text) {
+  MatvecConf c;
+  if (!parse_knobs(text, {'g', 'a', 'u', 'p'}, {&c.groups, &c.accs, &c.unroll, &c.prefetch}, c.vnni))
+    return std::nullopt;
+  return c;
+}
 
 std::optional<GemmConf> GemmConf::parse(std::string_view text) {
   GemmConf c;

@@ -328,14 +328,7 @@ std::vector<uint8_t> emit_matvec(const LayoutPlan& plan, const MatvecConf& conf)
   // A block of one group is under 1 KiB of code; each step (conf.groups, then 1) emits
   // fewer than 2 * unroll blocks.
   const size_t bound = 16384 + static_cast<size_t>(2 * conf.unroll) * (conf.groups + 1) * 2048;
-  std::vector<uint8_t> buf(bound);
-  try {
-    MatvecGen gen(plan, conf, buf.data(), buf.size());
-    buf.resize(gen.getSize());
-  } catch (const Xbyak::Error&) {
-    return {};
-  }
-  return buf;
+  return emit_code<MatvecGen>(plan, conf, bound);
 }
 
 }  // namespace bf::jit
