@@ -219,11 +219,16 @@ std::vector<float> logits_of(Forward& f, int positions) {
   return all;
 }
 
-class SnapshotStarts : public ::testing::Test {
+// A model of every weight type a generator covers: its choices, generated code included,
+// go through the snapshot and back.
+class SnapshotStarts : public ::testing::TestWithParam<DType> {
  protected:
   void SetUp() override {
-    MkModelSpec s = test::wide_model_spec(93, "tune-snapshot", 96);
-    s.type = DType::Q4_0;
+    const DType type = GetParam();
+    const bool k_type = type == DType::Q4_K || type == DType::Q5_K || type == DType::Q6_K;
+    MkModelSpec s = k_type ? test::super_block_model_spec(93, "tune-snapshot", 96)  // no fallback type
+                           : test::wide_model_spec(93, "tune-snapshot", 96);
+    s.type = type;
     path_ = dir_.file("m.gguf");
     write_gguf_model(path_, s, nullptr);
     model_ = load_model(path_);
@@ -272,7 +277,7 @@ class SnapshotStarts : public ::testing::Test {
   std::unique_ptr<Model> model_;
 };
 
-TEST_F(SnapshotStarts, SecondStartIsTunedFromItsFirstToken) {
+TEST_P(SnapshotStarts, SecondStartIsTunedFromItsFirstToken) {
   std::vector<std::string> first_plan;
   std::vector<float> first_logits;
   std::string file;
@@ -299,7 +304,7 @@ TEST_F(SnapshotStarts, SecondStartIsTunedFromItsFirstToken) {
   EXPECT_EQ(logits_of(f, 16), first_logits) << "the same kernels give the same logits";
 }
 
-TEST_F(SnapshotStarts, AForeignCpuSnapshotIsRefusedInOneLineAndTuningStartsOver) {
+TEST_P(SnapshotStarts, AForeignCpuSnapshotIsRefusedInOneLineAndTuningStartsOver) {
   const std::string file = tune_and_save();
   Snapshot snap = read_snapshot(file);
   snap.key.cpu_signature += "-elsewhere";
@@ -315,7 +320,7 @@ TEST_F(SnapshotStarts, AForeignCpuSnapshotIsRefusedInOneLineAndTuningStartsOver)
   EXPECT_NE(err.find(file), std::string::npos) << err;
 }
 
-TEST_F(SnapshotStarts, AnEntryNamingAnUnknownVariantIsRefused) {
+TEST_P(SnapshotStarts, AnEntryNamingAnUnknownVariantIsRefused) {
   const std::string file = tune_and_save();
   Snapshot snap = read_snapshot(file);
   ASSERT_FALSE(snap.entries.empty());
@@ -331,7 +336,7 @@ TEST_F(SnapshotStarts, AnEntryNamingAnUnknownVariantIsRefused) {
   for (const auto& c : s.tuner()->classes()) EXPECT_EQ(c->tier, Tier::Fixed) << "nothing of it was installed";
 }
 
-TEST_F(SnapshotStarts, GeneratedCodeFromTheSnapshotIsCheckedBeforeTheFirstTokenAndRuns) {
+TEST_P(SnapshotStarts, GeneratedCodeFromTheSnapshotIsCheckedBeforeTheFirstTokenAndRuns) {
   if (!plant_generated_kernel()) GTEST_SKIP() << "skipped: no generator at " << isa_level_name(CpuInfo::host().level);
   Forward f(*model_, ForwardOptions{.threads = 2});
   Log log;
@@ -350,7 +355,7 @@ TEST_F(SnapshotStarts, GeneratedCodeFromTheSnapshotIsCheckedBeforeTheFirstTokenA
   EXPECT_EQ(log.text().find("differs from the reference"), std::string::npos) << log.text();
 }
 
-TEST_F(SnapshotStarts, LoadedCodeThatComputesTheWrongThingIsNeverRun) {
+TEST_P(SnapshotStarts, LoadedCodeThatComputesTheWrongThingIsNeverRun) {
   // "ret": a well-formed file whose code leaves the output untouched.
   const std::vector<uint8_t> ret{0xc3};
   if (!plant_generated_kernel(&ret)) GTEST_SKIP() << "skipped: no generator at " << isa_level_name(CpuInfo::host().level);
@@ -367,6 +372,11 @@ TEST_F(SnapshotStarts, LoadedCodeThatComputesTheWrongThingIsNeverRun) {
   const ShapeClass& loaded = *s.tuner()->classes().front();
   EXPECT_EQ(loaded.incumbent.variant, loaded.fixed) << "the class went back to its fixed variant";
 }
+
+INSTANTIATE_TEST_SUITE_P(Types, SnapshotStarts,
+                         ::testing::Values(DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q4_K,
+                                           DType::Q5_K, DType::Q6_K),
+                         type_name);
 
 // ---- run.c's text while tuning ----
 
