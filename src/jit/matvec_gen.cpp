@@ -4,9 +4,10 @@
 // the emitter's (emitter.h); what is this kind's own is the register use of one step.
 //
 // The madd path of Q8_0 takes the signed weight (|w| and x with w's sign), as vpmaddubsw
-// would saturate on u * x. Q4_K/Q5_K scale each block's sum by its integer sc and take
-// its m times sum(x) in f32; Q6_K sums its two half blocks apart (one chain each), each
-// corrected by -32 times its own activation sum, and scales them by their int8 sc.
+// would saturate on u * x. Q4_K/Q5_K scale each block's sum by its integer sc and sum
+// the super-block in f32 before d (and the mins before dmin) apply; Q6_K sums its two
+// half blocks apart (one chain each), each corrected by -32 times its own activation
+// sum, and scales them by their int8 sc.
 //
 // Code shape (registers fixed below):
 //   for each token t < n_tokens:                    (a token step has one)
@@ -28,7 +29,9 @@ int vector_registers(const LayoutPlan& p, const MatvecConf& c) {
     fixed = 6 + (c.vnni ? 0 : 2) + (p.high_bits ? (c.vnni ? 2 : 1) : 0) + (p.q6 ? 1 : 0);
   else
     fixed = c.vnni ? 3 : (p.zmm ? 3 : 2) + 4;  // broadcast, weights, correction; or 0x80, ones (, zero) + 4
-  return fixed + c.groups * (1 + c.accs);
+  // Q4_K, Q5_K: per group a super-block's scaled sums and its mins (k_scales).
+  const int super_block_sums = p.k_quant && !p.q6 ? 2 : 0;
+  return fixed + c.groups * (1 + c.accs + super_block_sums);
 }
 
 namespace {
@@ -47,12 +50,14 @@ class MatvecGen : public Emitter {
   const MatvecConf& c_;
   const Dot dot_;
   // Vector register numbers (allocate()): temporaries and constants, then accumulators.
-  int facc0_ = 0, iacc0_ = 0;
+  int facc0_ = 0, iacc0_ = 0, kacc0_ = 0;
   int bx_ = 0, bx2_ = 0, raw_ = 0, hi_ = 0, prod_ = -1, corr_ = 0, abs_ = 0, plane_ = -1, corr1_ = 0;
   int c0f_ = -1, c80_ = -1, ones_ = -1, zero_ = -1, chi_ = -1;
 
   Xmm facc(int g) const { return v(facc0_ + g); }
   Xmm iacc(int g, int a) const { return v(iacc0_ + g * c_.accs + a); }
+  Xmm sacc(int g) const { return v(kacc0_ + 2 * g); }      // K: sum over the super-block of float(sc * isum) * d_x
+  Xmm macc(int g) const { return v(kacc0_ + 2 * g + 1); }  // K: likewise of float(m) * d_x * sum(x)
 
   // Temporaries and constants first, so that they are below 16 (VEX-encodable as xmm,
   // which first_half_sum uses), then the accumulators.
@@ -85,6 +90,8 @@ class MatvecGen : public Emitter {
     facc0_ = n;
     n += c_.groups;
     iacc0_ = n;
+    n += c_.groups * c_.accs;
+    kacc0_ = n;
   }
 
   void body() {
@@ -192,8 +199,10 @@ class MatvecGen : public Emitter {
     }
   }
 
-  // Q4_K, Q5_K: facc += float(sc * isum) * d * d_x - float(m) * dmin * d_x * sum(x), sc and
-  // m the block's integer sub-block scale and min (sc * isum stays far below 2^24: exact).
+  // Q4_K, Q5_K: facc += d * sum_b float(sc_b * isum_b) * d_x,b - dmin * sum_b float(m_b) *
+  // d_x,b * sum(x)_b over the super-block's 8 blocks, sc and m each block's integer
+  // sub-block scale and min (sc * isum stays far below 2^24: exact). The per-block sums
+  // go to sacc/macc (`sub` 0 starts them), d and dmin apply once, after block 7.
   void k_scales(int groups, int sub) {
     const Xmm dxs = v(corr_);  // d_x * sum(x): K types have no offset to correct
     scaled_sum(dxs, 0);
@@ -202,13 +211,19 @@ class MatvecGen : public Emitter {
       vpmovzxbd(t, scale(g, p_.sc_at + sub * p_.sub_stride));
       vpmulld(isum, isum, t);
       vcvtdq2ps(isum, isum);
-      load_d(d, g);
-      vmulps(d, d, v(bx_));
-      vfmadd231ps(facc(g), isum, d);
       load_sub(t, g, sub, true);
+      if (sub == 0) {
+        vmulps(sacc(g), isum, v(bx_));
+        vmulps(macc(g), t, dxs);
+      } else {
+        vfmadd231ps(sacc(g), isum, v(bx_));
+        vfmadd231ps(macc(g), t, dxs);
+      }
+      if (sub != 7) continue;
+      load_d(d, g);
+      vfmadd231ps(facc(g), sacc(g), d);
       load_dmin(dmin, g);
-      vmulps(t, t, dmin);
-      p_.dmin_negated ? vfmadd231ps(facc(g), t, dxs) : vfnmadd231ps(facc(g), t, dxs);
+      p_.dmin_negated ? vfmadd231ps(facc(g), macc(g), dmin) : vfnmadd231ps(facc(g), macc(g), dmin);
     }
   }
 
