@@ -218,28 +218,37 @@ void Emitter::load_nibbles(int g, int k, const Xmm& lo, const Xmm& hi, int low_m
   vpsrlw(hi, lo, 4);
   vand(hi, hi, v(low_mask));
   vand(lo, lo, v(low_mask));
-  // u |= the plane's bits brought to bit 4 (5). 16-bit shifts: the mask keeps bits that
-  // came from the same byte (|shift| <= 4 left, <= 3 right). On zmm the plane is a
-  // memory operand of the shift (or of vpternlogd: u | (mask & t)).
-  for (int h = 0; h < 2 && p_.high_bits; ++h) {
-    const Xmm u = h ? hi : lo, t = v(plane);
-    const Address at = value(g, p_.plane_at[k][h]);
-    const int shift = p_.plane_shift[k][h];
-    if (p_.zmm) {
-      if (shift == 0) {
-        vpternlogd(u, v(high_mask), at, 0xf8);
-        continue;
-      }
-      shift > 0 ? vpsllw(t, at, shift) : vpsrlw(t, at, -shift);
-      vpternlogd(u, v(high_mask), t, 0xf8);
-      continue;
-    }
-    vload(t, at);
-    if (shift > 0) vpsllw(t, t, shift);
-    if (shift < 0) vpsrlw(t, t, -shift);
-    vand(t, t, v(high_mask));
-    vpor(u, u, t);
+  for (int h = 0; h < 2 && p_.high_bits; ++h) add_plane_bits(g, k, h, h ? hi : lo, plane, high_mask);
+}
+
+void Emitter::load_half(int g, int k, int h, const Xmm& u, int low_mask, int plane, int high_mask) {
+  if (h && p_.zmm) {
+    vpsrlw(u, value(g, k * p_.vbytes), 4);
+  } else {
+    vload(u, value(g, k * p_.vbytes));
+    if (h) vpsrlw(u, u, 4);
   }
+  vand(u, u, v(low_mask));
+  if (p_.high_bits) add_plane_bits(g, k, h, u, plane, high_mask);
+}
+
+// u |= the plane's bits brought to bit 4 (5). 16-bit shifts: the mask keeps bits that
+// came from the same byte (|shift| <= 4 left, <= 3 right). On zmm the plane is a memory
+// operand of the shift (or of vpternlogd: u | (mask & t)).
+void Emitter::add_plane_bits(int g, int k, int h, const Xmm& u, int plane, int high_mask) {
+  const Xmm t = v(plane);
+  const Address at = value(g, p_.plane_at[k][h]);
+  const int shift = p_.plane_shift[k][h];
+  if (p_.zmm) {
+    if (shift == 0) return vpternlogd(u, v(high_mask), at, 0xf8);
+    shift > 0 ? vpsllw(t, at, shift) : vpsrlw(t, at, -shift);
+    return vpternlogd(u, v(high_mask), t, 0xf8);
+  }
+  vload(t, at);
+  if (shift > 0) vpsllw(t, t, shift);
+  if (shift < 0) vpsrlw(t, t, -shift);
+  vand(t, t, v(high_mask));
+  vpor(u, u, t);
 }
 
 void Emitter::dot(Dot kind, const Xmm& acc, const Xmm& u, const Xmm& x, int prod, int ones) {

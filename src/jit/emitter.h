@@ -127,6 +127,9 @@ class Emitter : public Xbyak::CodeGenerator {
   // lo, hi = the unsigned values, high bits included (plane: a temporary, high_mask:
   // the register holding p.high_mask, low_mask the one holding 0x0f).
   void load_nibbles(int g, int k, const Xbyak::Xmm& lo, const Xbyak::Xmm& hi, int low_mask, int plane, int high_mask);
+  // Only one of them: k-group k (h = 0) or k + 4 (h = 1) into u.
+  void load_half(int g, int k, int h, const Xbyak::Xmm& u, int low_mask, int plane, int high_mask);
+  void add_plane_bits(int g, int k, int h, const Xbyak::Xmm& u, int plane, int high_mask);
 
   // ---- the dot step: acc += u . x (4 unsigned by 4 signed bytes per lane), either
   // vpdpbusd, vpmaddubsw into word sums, or vpmaddubsw + vpmaddwd into dword sums.

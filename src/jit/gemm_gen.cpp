@@ -7,8 +7,8 @@
 // every weight load and every activation broadcast, so the loads per dot product drop by
 // the tile's sides. Scales apply in f32 per block: d_w (times the integer sub-block
 // scale, exact in f32, for the K types) per group, d_x per token, and the mins (Q4_1,
-// Q5_1: m; Q4_K, Q5_K: m * dmin) times d_x * sum(x). Q6_K keeps its two half blocks in
-// two integer sums per (group, token), each started at -32 times its half's activations.
+// Q5_1: m; Q4_K, Q5_K: m * dmin) times d_x * sum(x). Q6_K runs its two half blocks one
+// after the other, each summed from -32 times its half's activations and scaled by its sc.
 //
 // Code shape (registers fixed below):
 //   for each step of conf.groups row groups in [begin / lanes, ceil(end / lanes)):
@@ -37,13 +37,13 @@ struct GemmRegs {
   int bx = -1, bx2 = -1, prod = -1, ones = -1, c0f = -1, plane = -1, chi = -1;
   int c80 = -1, nbx = -1, zero = -1;
   int w0 = 0, nw = 1;        // weights: nw per group, see below
-  int facc0 = 0, iacc0 = 0;  // groups x tokens, and x halves for the integer sums
-  int halves = 1;            // Q6_K: 2
+  int facc0 = 0, iacc0 = 0;  // groups x tokens each
   int total = 0;
 
   // Weights per group: Q8_0 vnni the k-group; madd on ymm its signed bytes and |w|
-  // (on zmm |w| only, the signs in a mask register); nibble types low and high values.
-  // Their registers take the block's f32 scales once the dots are done.
+  // (on zmm |w| only, the signs in a mask register); nibble types low and high values,
+  // Q6_K one half's values. Their registers take the block's f32 scales once the dots
+  // are done.
   GemmRegs(const LayoutPlan& p, const GemmConf& c) {
     const int tile = c.groups * c.tokens;
     int n = 0;
@@ -68,14 +68,13 @@ struct GemmRegs {
         zero = next();
       }
     }
-    nw = p.nibbles || (!c.vnni && !p.zmm) ? 2 : 1;
+    nw = p.q6 ? 1 : p.nibbles || (!c.vnni && !p.zmm) ? 2 : 1;
     w0 = n;
     n += nw * c.groups;
-    halves = p.q6 ? 2 : 1;
     facc0 = n;
     n += tile;
     iacc0 = n;
-    n += tile * halves;
+    n += tile;
     total = n;
   }
 };
@@ -111,7 +110,7 @@ class GemmGen : public Emitter {
   // Accumulators of (group, token) are indexed with the conf's token count as the row
   // length whatever the tile's width, so every tile uses the same registers.
   Xmm facc(int g, int t) const { return v(r_.facc0 + g * c_.tokens + t); }
-  Xmm iacc(int g, int t, int h = 0) const { return v(r_.iacc0 + (h * c_.groups + g) * c_.tokens + t); }
+  Xmm iacc(int g, int t) const { return v(r_.iacc0 + g * c_.tokens + t); }
   Xmm wreg(int g, int i = 0) const { return v(r_.w0 + g * r_.nw + i); }
   Opmask sign_mask(int g) const { return Opmask(2 + g); }  // zmm madd Q8_0; k1 is the store's
 
@@ -264,24 +263,28 @@ class GemmGen : public Emitter {
   // accumulators, then on to the next block.
   void block(int groups, int tokens, int sub) {
     corrections(tokens);
-    const bool start_corrected = corrects() && dot_ != Dot::Words;
-    for (int h = 0; h < r_.halves; ++h)
-      for (int g = 0; g < groups; ++g)
-        for (int t = 0; t < tokens; ++t)
-          start_corrected ? vpbroadcastd(iacc(g, t, h), corr(t, h)) : vzero(iacc(g, t, h));
-    if (p_.nibbles)
-      nibble_block(groups, tokens);
-    else if (c_.vnni)
-      byte_block_vnni(groups, tokens);
-    else
-      byte_block_madd(groups, tokens);
-    if (p_.q6)
-      q6_scales(groups, tokens, sub);
-    else
+    if (p_.q6) {
+      for (int h = 0; h < 2; ++h) q6_half(groups, tokens, sub, h);
+    } else {
+      start_sums(groups, tokens, 0);
+      if (p_.nibbles)
+        nibble_block(groups, tokens);
+      else if (c_.vnni)
+        byte_block_vnni(groups, tokens);
+      else
+        byte_block_madd(groups, tokens);
       scales(groups, tokens, sub);
+    }
     add(val_, val_step_);
     if (!p_.k_quant || sub == 7) add(scl_, scl_step_);
     add(b4_, 4);
+  }
+
+  // The integer sums at the correction of half h (int32 paths), else at zero.
+  void start_sums(int groups, int tokens, int h) {
+    const bool corrected = corrects() && dot_ != Dot::Words;
+    for (int g = 0; g < groups; ++g)
+      for (int t = 0; t < tokens; ++t) corrected ? vpbroadcastd(iacc(g, t), corr(t, h)) : vzero(iacc(g, t));
   }
 
   // Per token, -offset * (sum of the block's activations) on the stack; Q6_K per half,
@@ -341,26 +344,38 @@ class GemmGen : public Emitter {
     }
   }
 
-  // Q6_K: facc += (float(isum0) * d sc0 + float(isum1) * d sc1) * d_x; d * sc is exact in f32.
-  void q6_scales(int groups, int tokens, int sub) {
-    const Xmm bx = v(r_.bx);
-    for (int g = 0; g < groups; ++g) {
-      load_d(bx, g);
-      for (int h = 0; h < 2; ++h) {
-        load_half_scale(wreg(g, h), g, sub, h);
-        vcvtdq2ps(wreg(g, h), wreg(g, h));
-        vmulps(wreg(g, h), wreg(g, h), bx);
+  // Q6_K, half h (k-groups 4h..4h+3: loads 0-3's low nibbles, then their high ones):
+  // one integer sum per (group, token) from the half's correction, then facc +=
+  // float(isum) * (d * sc_h) * d_x, d * sc_h exact in f32. Halves one after the other
+  // keep one sum per output (a wider tile) for a second pass over the block's values,
+  // which L1 holds.
+  void q6_half(int groups, int tokens, int sub, int h) {
+    const Xmm bx = v(r_.bx), d = v(r_.bx2);
+    start_sums(groups, tokens, h);
+    for (int k = 0; k < 4; ++k) {
+      if (h == 0) {
+        prefetch_line(groups, k, c_.prefetch);
+        if (k == 3)
+          for (int line = 4; line * 64 < p_.block_bytes; ++line) prefetch_line(groups, line, c_.prefetch);
       }
+      for (int g = 0; g < groups; ++g) load_half(g, k, h, wreg(g), r_.c0f, r_.plane, r_.chi);
+      for (int t = 0; t < tokens; ++t) {
+        vpbroadcastd(bx, act(t, 16 * h + 4 * k));
+        for (int g = 0; g < groups; ++g) dot(dot_, iacc(g, t), wreg(g), bx, r_.prod, r_.ones);
+      }
+    }
+    for (int g = 0; g < groups; ++g) {
+      load_half_scale(wreg(g), g, sub, h);
+      vcvtdq2ps(wreg(g), wreg(g));
+      load_d(d, g);
+      vmulps(wreg(g), wreg(g), d);
     }
     for (int t = 0; t < tokens; ++t) {
       vbroadcastss(bx, token_sum(xd_, t));
       for (int g = 0; g < groups; ++g) {
-        const Xmm s0 = iacc(g, t, 0), s1 = iacc(g, t, 1);
-        vcvtdq2ps(s0, s0);
-        vcvtdq2ps(s1, s1);
-        vmulps(s0, s0, wreg(g, 0));
-        vfmadd231ps(s0, s1, wreg(g, 1));
-        vfmadd231ps(facc(g, t), s0, bx);
+        vcvtdq2ps(iacc(g, t), iacc(g, t));
+        vmulps(iacc(g, t), iacc(g, t), wreg(g));
+        vfmadd231ps(facc(g, t), iacc(g, t), bx);
       }
     }
   }
@@ -408,12 +423,11 @@ class GemmGen : public Emitter {
     }
   }
 
-  // Every nibble type: load k holds k-groups k (low nibbles) and k + 4 (high), with
+  // Nibble types but Q6_K: load k holds k-groups k (low nibbles) and k + 4 (high), with
   // their plane bits (load_nibbles). Word sums (4-bit values) are widened and corrected
-  // once per block; Q6_K's high nibbles are its second half.
+  // once per block.
   void nibble_block(int groups, int tokens) {
     const Xmm bx = v(r_.bx), bx2 = v(r_.bx2);
-    const int hi_half = r_.halves - 1;
     for (int k = 0; k < 4; ++k) {
       prefetch_line(groups, k, c_.prefetch);
       if (k == 3)
@@ -424,7 +438,7 @@ class GemmGen : public Emitter {
         vpbroadcastd(bx2, act(t, 16 + 4 * k));
         for (int g = 0; g < groups; ++g) {
           dot(dot_, iacc(g, t), wreg(g, 0), bx, r_.prod, r_.ones);
-          dot(dot_, iacc(g, t, hi_half), wreg(g, 1), bx2, r_.prod, r_.ones);
+          dot(dot_, iacc(g, t), wreg(g, 1), bx2, r_.prod, r_.ones);
         }
       }
     }
