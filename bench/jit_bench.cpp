@@ -147,7 +147,8 @@ void BM_Matvec(benchmark::State& s, DType type, Target target, Shape sh, bool dr
 // Per type and target: the hand-written variant, then every generated conf of the knob
 // space (conf index in the name; the label says which knobs).
 [[maybe_unused]] const bool registered = [] {
-  for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q6_K})
+  for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q4_K, DType::Q5_K,
+                     DType::Q6_K})
     for (const Target& t : kTargets) {
       int confs = 0;
       for (const jit::MatvecConf& c : jit::knob_space(type, t.isa)) confs += c.vnni == t.vnni;

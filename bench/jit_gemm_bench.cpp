@@ -109,7 +109,8 @@ void BM_Gemm(benchmark::State& s, Level level, DType type, Shape sh, int n_token
 
 [[maybe_unused]] const bool registered = [] {
   using benchmark::RegisterBenchmark;
-  for (DType type : {DType::Q8_0, DType::Q4_0})
+  for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q4_K, DType::Q5_K,
+                     DType::Q6_K})
     for (const Level& l : kLevels)
       for (const Shape& sh : kShapes)
         for (int n : {64, 128}) {

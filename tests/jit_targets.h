@@ -1,4 +1,4 @@
-// What the generated-kernel tests share: the four targets a generator takes (a level, and
+// What the generated-kernel tests share: the weight types, the four targets a generator takes (a level, and
 // at Avx2 the dot kind), the uneven row ranges a runner may hand a kernel, the bound of
 // variants_test, and the parameter naming.
 #pragma once
@@ -31,6 +31,10 @@ inline const JitTarget kJitTargets[] = {
     {"avx512", IsaLevel::Avx512, false, "r16"},
     {"avx512vnni", IsaLevel::Avx512Vnni, true, "r16"},
 };
+
+// Every weight type the generators cover (matvec and GEMM alike).
+inline const DType kJitTypes[] = {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0,
+                                  DType::Q5_1, DType::Q4_K, DType::Q5_K, DType::Q6_K};
 
 // Runs fn over [0, rows) in uneven pieces that start and end inside row groups.
 inline void run_uneven(KernelFn fn, const MatmulArgs& a, int64_t rows) {

@@ -45,7 +45,7 @@ TEST(JitTargets, ReportWhichRunHere) {
 }
 
 TEST(JitConf, StringRoundTripsAndRejectsMalformed) {
-  for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q6_K})
+  for (DType type : test::kJitTypes)
     for (const Target& t : kTargets)
       for (const jit::MatvecConf& c : confs_for(type, t)) {
         const auto back = jit::MatvecConf::parse(c.str());
@@ -59,14 +59,14 @@ TEST(JitConf, StringRoundTripsAndRejectsMalformed) {
 }
 
 TEST(JitKnobSpace, AHandfulPerCoveredTypeAndLevelNoneElsewhere) {
-  for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q6_K})
+  for (DType type : test::kJitTypes)
     for (const Target& t : kTargets) {
       const size_t n = confs_for(type, t).size();
       EXPECT_GE(n, 3u) << dtype_key(type) << " " << t.name;
       EXPECT_LE(n, 12u) << dtype_key(type) << " " << t.name;
     }
   EXPECT_TRUE(jit::knob_space(DType::F32, IsaLevel::Avx512Vnni).empty());
-  EXPECT_TRUE(jit::knob_space(DType::Q5_K, IsaLevel::Avx2).empty());
+  EXPECT_TRUE(jit::knob_space(DType::I8G, IsaLevel::Avx2).empty());
   for (const jit::MatvecConf& c : jit::knob_space(DType::Q4_K, IsaLevel::Avx2)) EXPECT_EQ(c.unroll, 8);
   EXPECT_TRUE(jit::knob_space(DType::Q8_0, IsaLevel::Sse2).empty());
   for (const jit::MatvecConf& c : jit::knob_space(DType::Q8_0, IsaLevel::Avx512)) EXPECT_FALSE(c.vnni);
@@ -159,7 +159,7 @@ TEST_P(JitMatvecTest, MatchesReferenceAndHandWrittenOnEveryShapeAndConf) {
 
 std::vector<Case> all_cases() {
   std::vector<Case> c;
-  for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q6_K})
+  for (DType type : test::kJitTypes)
     for (const Target& t : kTargets) c.push_back({type, t});
   return c;
 }
@@ -176,7 +176,7 @@ const Target* best_target() {
 TEST(JitMatvec, SavedCodeRunsAtAnotherAddress) {
   const Target* t = best_target();
   if (!t) GTEST_SKIP() << "skipped: CPU lacks avx2";
-  for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q6_K}) {
+  for (DType type : test::kJitTypes) {
     const int64_t rows = 77, cols = 512;
     std::mt19937 rng(5);
     test::OwnedTensor w = test::random_weights(type, rows, cols, rng);

@@ -198,10 +198,11 @@ TEST_P(QuantizedModels, PromptClassesRaceGeneratedGemmsAndSettleWithinTheReferen
   }
   EXPECT_TRUE(any_prompt_class);
   EXPECT_NE(text.find("tune: plan for prompt chunks: "), std::string::npos) << text;
-  // Where a GEMM generator covers the type and level, its kernels raced.
+  // Where a GEMM generator covers the type and level, its kernels raced (tier 1 names
+  // its first conf; the later ones show by name only when they win or are dropped).
   const DType type = GetParam();
   if (!jit::gemm_knob_space(type, tuned.cpu().level).empty())
-    EXPECT_NE(text.find(".gemm."), std::string::npos) << text;
+    EXPECT_NE(text.find("tier 1 generated: racing gemm "), std::string::npos) << text;
   // A batched prompt through the tuned kernels against the reference, token by token.
   Forward reference(*model, ForwardOptions{.threads = 1, .reference = true});
   const float* got = tuned.prompt(prompt.data(), 16, 0);
@@ -214,7 +215,9 @@ TEST_P(QuantizedModels, PromptClassesRaceGeneratedGemmsAndSettleWithinTheReferen
 std::string type_name(const ::testing::TestParamInfo<DType>& info) { return std::string(dtype_key(info.param)); }
 
 INSTANTIATE_TEST_SUITE_P(Types, QuantizedModels,
-                         ::testing::Values(DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q6_K, DType::F32), type_name);
+                         ::testing::Values(DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q4_K,
+                                           DType::Q5_K, DType::Q6_K, DType::F32),
+                         type_name);
 
 // ---- the snapshot across starts ----
 
@@ -234,11 +237,16 @@ std::vector<float> logits_of(Forward& f, int positions) {
   return all;
 }
 
-class SnapshotStarts : public ::testing::Test {
+// A model of every weight type a generator covers: its choices, generated code included,
+// go through the snapshot and back.
+class SnapshotStarts : public ::testing::TestWithParam<DType> {
  protected:
   void SetUp() override {
-    MkModelSpec s = test::wide_model_spec(93, "tune-snapshot", 96);
-    s.type = DType::Q4_0;
+    const DType type = GetParam();
+    const bool k_type = type == DType::Q4_K || type == DType::Q5_K || type == DType::Q6_K;
+    MkModelSpec s = k_type ? test::super_block_model_spec(93, "tune-snapshot", 96)  // no fallback type
+                           : test::wide_model_spec(93, "tune-snapshot", 96);
+    s.type = type;
     path_ = dir_.file("m.gguf");
     write_gguf_model(path_, s, nullptr);
     model_ = load_model(path_);
@@ -287,7 +295,7 @@ class SnapshotStarts : public ::testing::Test {
   std::unique_ptr<Model> model_;
 };
 
-TEST_F(SnapshotStarts, SecondStartIsTunedFromItsFirstToken) {
+TEST_P(SnapshotStarts, SecondStartIsTunedFromItsFirstToken) {
   std::vector<std::string> first_plan;
   std::vector<float> first_logits;
   std::string file;
@@ -325,7 +333,7 @@ TEST_F(SnapshotStarts, SecondStartIsTunedFromItsFirstToken) {
   EXPECT_EQ(profiled_in_one_step(profiled), enabled);
 }
 
-TEST_F(SnapshotStarts, AForeignCpuSnapshotIsRefusedInOneLineAndTuningStartsOver) {
+TEST_P(SnapshotStarts, AForeignCpuSnapshotIsRefusedInOneLineAndTuningStartsOver) {
   const std::string file = tune_and_save();
   Snapshot snap = read_snapshot(file);
   snap.key.cpu_signature += "-elsewhere";
@@ -341,7 +349,7 @@ TEST_F(SnapshotStarts, AForeignCpuSnapshotIsRefusedInOneLineAndTuningStartsOver)
   EXPECT_NE(err.find(file), std::string::npos) << err;
 }
 
-TEST_F(SnapshotStarts, AnEntryNamingAnUnknownVariantIsRefused) {
+TEST_P(SnapshotStarts, AnEntryNamingAnUnknownVariantIsRefused) {
   const std::string file = tune_and_save();
   Snapshot snap = read_snapshot(file);
   ASSERT_FALSE(snap.entries.empty());
@@ -357,7 +365,7 @@ TEST_F(SnapshotStarts, AnEntryNamingAnUnknownVariantIsRefused) {
   for (const auto& c : s.tuner()->classes()) EXPECT_EQ(c->tier, Tier::Fixed) << "nothing of it was installed";
 }
 
-TEST_F(SnapshotStarts, GeneratedCodeFromTheSnapshotIsCheckedBeforeTheFirstTokenAndRuns) {
+TEST_P(SnapshotStarts, GeneratedCodeFromTheSnapshotIsCheckedBeforeTheFirstTokenAndRuns) {
   if (!plant_generated_kernel()) GTEST_SKIP() << "skipped: no generator at " << isa_level_name(CpuInfo::host().level);
   Forward f(*model_, ForwardOptions{.threads = 2});
   Log log;
@@ -376,7 +384,7 @@ TEST_F(SnapshotStarts, GeneratedCodeFromTheSnapshotIsCheckedBeforeTheFirstTokenA
   EXPECT_EQ(log.text().find("differs from the reference"), std::string::npos) << log.text();
 }
 
-TEST_F(SnapshotStarts, LoadedCodeThatComputesTheWrongThingIsNeverRun) {
+TEST_P(SnapshotStarts, LoadedCodeThatComputesTheWrongThingIsNeverRun) {
   // "ret": a well-formed file whose code leaves the output untouched.
   const std::vector<uint8_t> ret{0xc3};
   if (!plant_generated_kernel(&ret)) GTEST_SKIP() << "skipped: no generator at " << isa_level_name(CpuInfo::host().level);
@@ -393,6 +401,11 @@ TEST_F(SnapshotStarts, LoadedCodeThatComputesTheWrongThingIsNeverRun) {
   const ShapeClass& loaded = *s.tuner()->classes().front();
   EXPECT_EQ(loaded.incumbent.variant, loaded.fixed) << "the class went back to its fixed variant";
 }
+
+INSTANTIATE_TEST_SUITE_P(Types, SnapshotStarts,
+                         ::testing::Values(DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q4_K,
+                                           DType::Q5_K, DType::Q6_K),
+                         type_name);
 
 // ---- run.c's text while tuning ----
 

@@ -18,24 +18,6 @@ std::string MatvecConf::str() const {
   return text;
 }
 
-std::optional<MatvecConf> MatvecConf::parse(std::string_view text) {
-  MatvecConf c;
-  int* fields[] = {&c.groups, &c.accs, &c.unroll, &c.prefetch};
-  const char keys[] = {'g', 'a', 'u', 'p'};
-  for (int i = 0; i < 4; ++i) {
-    if (text.empty() || text[0] != keys[i]) return std::nullopt;
-    const char* end = text.data() + text.size();
-    auto [next, ec] = std::from_chars(text.data() + 1, end, *fields[i]);
-    if (ec != std::errc() || next == end || *next != '-') return std::nullopt;
-    text.remove_prefix(static_cast<size_t>(next + 1 - text.data()));
-  }
-  if (text == "vnni")
-    c.vnni = true;
-  else if (text != "madd")
-    return std::nullopt;
-  return c;
-}
-
 std::string GemmConf::str() const {
   return "t" + std::to_string(tokens) + "-g" + std::to_string(groups) + "-u" + std::to_string(unroll) + "-k" +
          std::to_string(chunk) + "-p" + std::to_string(prefetch) + (vnni ? "-vnni" : "-madd");
@@ -60,6 +42,13 @@ bool parse_knobs(std::string_view text, const char (&keys)[N], int* const (&fiel
 
 }  // namespace
 
+std::optional<MatvecConf> MatvecConf::parse(std::string_view text) {
+  MatvecConf c;
+  if (!parse_knobs(text, {'g', 'a', 'u', 'p'}, {&c.groups, &c.accs, &c.unroll, &c.prefetch}, c.vnni))
+    return std::nullopt;
+  return c;
+}
+
 std::optional<GemmConf> GemmConf::parse(std::string_view text) {
   GemmConf c;
   if (!parse_knobs(text, {'t', 'g', 'u', 'k', 'p'}, {&c.tokens, &c.groups, &c.unroll, &c.chunk, &c.prefetch}, c.vnni))
@@ -82,7 +71,7 @@ bool dot_fits_level(const MatvecConf& c, IsaLevel isa) {
   return isa == IsaLevel::Avx2 || c.vnni == (isa == IsaLevel::Avx512Vnni);
 }
 
-bool conf_fits(const MatvecPlan& plan, const MatvecConf& c, IsaLevel isa) {
+bool conf_fits(const LayoutPlan& plan, const MatvecConf& c, IsaLevel isa) {
   // K types apply each block's sub-block scales from its place in the super-block,
   // which the code knows only when a loop iteration is a whole super-block.
   // Q6_K scales its two half blocks apart: one chain each.
@@ -112,7 +101,7 @@ struct KernelKind {
   int32_t max_tokens;  // the variant's
 };
 
-std::unique_ptr<GeneratedKernel> wrap(const MatvecPlan& plan, IsaLevel isa, bool vnni, const std::string& conf_text,
+std::unique_ptr<GeneratedKernel> wrap(const LayoutPlan& plan, IsaLevel isa, bool vnni, const std::string& conf_text,
                                       const KernelKind& kind, std::span<const uint8_t> code) {
   const DType type = plan.type;
   const Variant* hand = builtin().find(hand_written_name(type, isa, vnni));
@@ -138,7 +127,7 @@ std::unique_ptr<GeneratedKernel> wrap(const MatvecPlan& plan, IsaLevel isa, bool
   return k;
 }
 
-std::unique_ptr<GeneratedKernel> make_kernel(const MatvecPlan& plan, IsaLevel isa, const MatvecConf& conf,
+std::unique_ptr<GeneratedKernel> make_kernel(const LayoutPlan& plan, IsaLevel isa, const MatvecConf& conf,
                                              std::span<const uint8_t> code) {
   auto k = wrap(plan, isa, conf.vnni, conf.str(), {"jit", conf.groups, 1}, code);
   if (k) k->conf = conf;
@@ -151,8 +140,8 @@ std::span<const uint8_t> GeneratedKernel::code() const { return buffer->code(); 
 GeneratedKernel::~GeneratedKernel() = default;
 
 std::vector<MatvecConf> knob_space(DType type, IsaLevel isa) {
-  MatvecPlan plan;
-  if (!MatvecPlan::make(type, isa, 1, 256, plan)) return {};
+  LayoutPlan plan;
+  if (!LayoutPlan::make(type, isa, 1, 256, plan)) return {};
   // g, a, u, prefetch: the hand-written step's shape (4 groups, 4-8 KiB ahead) with one
   // knob moved at a time, then narrower steps with more chains, which a 16-register
   // file still holds for the types with more temporaries.
@@ -173,8 +162,8 @@ std::vector<MatvecConf> knob_space(DType type, IsaLevel isa) {
 
 std::unique_ptr<GeneratedKernel> generate_matvec(DType type, IsaLevel isa, const CpuInfo& cpu, int64_t rows,
                                                  int64_t cols, const MatvecConf& conf) {
-  MatvecPlan plan;
-  if (!MatvecPlan::make(type, isa, rows, cols, plan) || !conf_fits(plan, conf, isa)) return nullptr;
+  LayoutPlan plan;
+  if (!LayoutPlan::make(type, isa, rows, cols, plan) || !conf_fits(plan, conf, isa)) return nullptr;
   if (!cpu.has(isa) || (isa == IsaLevel::Avx2 && conf.vnni && !cpu.avx_vnni)) return nullptr;
   const std::vector<uint8_t> code = emit_matvec(plan, conf);
   return make_kernel(plan, isa, conf, code);
@@ -182,8 +171,8 @@ std::unique_ptr<GeneratedKernel> generate_matvec(DType type, IsaLevel isa, const
 
 std::unique_ptr<GeneratedKernel> load_matvec(DType type, IsaLevel isa, int64_t rows, int64_t cols,
                                              const MatvecConf& conf, std::span<const uint8_t> code) {
-  MatvecPlan plan;
-  if (!MatvecPlan::make(type, isa, rows, cols, plan) || !conf_fits(plan, conf, isa)) return nullptr;
+  LayoutPlan plan;
+  if (!LayoutPlan::make(type, isa, rows, cols, plan) || !conf_fits(plan, conf, isa)) return nullptr;
   return make_kernel(plan, isa, conf, code);
 }
 
@@ -191,22 +180,23 @@ namespace {
 
 bool gemm_knobs_legal(const GemmConf& c) {
   return c.tokens >= 1 && c.tokens <= 8 && (c.groups == 1 || c.groups == 2 || c.groups == 4) &&
-         (c.unroll == 1 || c.unroll == 2 || c.unroll == 4) && c.chunk >= 0 && c.chunk <= (1 << 20) &&
+         (c.unroll == 1 || c.unroll == 2 || c.unroll == 4 || c.unroll == 8) && c.chunk >= 0 && c.chunk <= (1 << 20) &&
          c.prefetch >= 0 && c.prefetch <= 65536 && c.prefetch % 64 == 0;
 }
 
 // The plan of a GEMM: the matvec's, with room for every token offset of a tile in a
 // 32-bit displacement.
-bool gemm_plan(DType type, IsaLevel isa, int64_t rows, int64_t cols, MatvecPlan& plan) {
-  return cols <= (int64_t{1} << 24) && MatvecPlan::make(type, isa, rows, cols, plan);
+bool gemm_plan(DType type, IsaLevel isa, int64_t rows, int64_t cols, LayoutPlan& plan) {
+  return cols <= (int64_t{1} << 24) && LayoutPlan::make(type, isa, rows, cols, plan);
 }
 
-bool gemm_conf_fits(const MatvecPlan& plan, const GemmConf& c, IsaLevel isa) {
+// K types, as in conf_fits: a loop iteration is a whole super-block, and so is a chunk.
+bool gemm_conf_fits(const LayoutPlan& plan, const GemmConf& c, IsaLevel isa) {
   return gemm_knobs_legal(c) && (isa == IsaLevel::Avx2 || c.vnni == (isa == IsaLevel::Avx512Vnni)) &&
-         gemm_vector_registers(plan, c) <= register_file(plan);
+         (!plan.k_quant || (c.unroll == 8 && c.chunk % 8 == 0)) && gemm_vector_registers(plan, c) <= register_file(plan);
 }
 
-std::unique_ptr<GeneratedKernel> make_gemm_kernel(const MatvecPlan& plan, IsaLevel isa, const GemmConf& conf,
+std::unique_ptr<GeneratedKernel> make_gemm_kernel(const LayoutPlan& plan, IsaLevel isa, const GemmConf& conf,
                                                   std::span<const uint8_t> code) {
   return wrap(plan, isa, conf.vnni, conf.str(), {"gemm", conf.groups, 0}, code);
 }
@@ -214,24 +204,26 @@ std::unique_ptr<GeneratedKernel> make_gemm_kernel(const MatvecPlan& plan, IsaLev
 }  // namespace
 
 std::vector<GemmConf> gemm_knob_space(DType type, IsaLevel isa) {
-  MatvecPlan plan;
-  if (!gemm_plan(type, isa, 1, 32, plan)) return {};
+  LayoutPlan plan;
+  if (!gemm_plan(type, isa, 1, 256, plan)) return {};
   // t, g, u, k, p, best first on Zen 5 (zmm): 2 row groups x 5-7 tokens, then the same
-  // with one knob moved, then narrower tiles for the smaller register files. Those over
+  // with one knob moved, then narrower tiles for the smaller register files (down to one
+  // token of one group, for Q6_K's three registers per output on ymm). Those over
   // the register file drop out; at most kMaxConfs per dot kind stay.
   constexpr size_t kMaxConfs = 10;
   const GemmConf base[] = {
       {6, 2, 1, 0, 0}, {7, 2, 1, 0, 0}, {6, 2, 1, 16, 0}, {6, 2, 2, 32, 0}, {5, 2, 1, 0, 0}, {4, 2, 1, 0, 0},
       {6, 2, 2, 0, 0}, {6, 2, 1, 0, 1024}, {3, 4, 1, 16, 0}, {8, 1, 1, 0, 0}, {3, 2, 1, 0, 0}, {2, 2, 1, 0, 0},
       {5, 1, 1, 0, 0}, {3, 2, 1, 16, 0}, {4, 1, 1, 32, 0}, {6, 1, 1, 0, 0}, {7, 1, 1, 0, 0}, {4, 1, 1, 0, 0},
-      {3, 1, 1, 0, 0}, {2, 1, 1, 0, 0},
+      {3, 1, 1, 0, 0}, {2, 1, 1, 0, 0}, {1, 2, 1, 0, 0}, {2, 1, 1, 16, 0}, {1, 1, 1, 0, 0},
   };
   std::vector<GemmConf> out;
   for (bool vnni : {false, true}) {
     size_t taken = 0;
     for (GemmConf c : base) {
       c.vnni = vnni;
-      if (taken < kMaxConfs && gemm_conf_fits(plan, c, isa)) {
+      if (plan.k_quant) c.unroll = 8;  // one super-block per iteration (chunks are already whole ones)
+      if (taken < kMaxConfs && gemm_conf_fits(plan, c, isa) && std::find(out.begin(), out.end(), c) == out.end()) {
         out.push_back(c);
         ++taken;
       }
@@ -242,7 +234,7 @@ std::vector<GemmConf> gemm_knob_space(DType type, IsaLevel isa) {
 
 std::unique_ptr<GeneratedKernel> generate_gemm(DType type, IsaLevel isa, const CpuInfo& cpu, int64_t rows,
                                                int64_t cols, const GemmConf& conf) {
-  MatvecPlan plan;
+  LayoutPlan plan;
   if (!gemm_plan(type, isa, rows, cols, plan) || !gemm_conf_fits(plan, conf, isa)) return nullptr;
   if (!cpu.has(isa) || (isa == IsaLevel::Avx2 && conf.vnni && !cpu.avx_vnni)) return nullptr;
   return make_gemm_kernel(plan, isa, conf, emit_gemm(plan, conf));
@@ -250,7 +242,7 @@ std::unique_ptr<GeneratedKernel> generate_gemm(DType type, IsaLevel isa, const C
 
 std::unique_ptr<GeneratedKernel> load_gemm(DType type, IsaLevel isa, int64_t rows, int64_t cols, const GemmConf& conf,
                                            std::span<const uint8_t> code) {
-  MatvecPlan plan;
+  LayoutPlan plan;
   if (!gemm_plan(type, isa, rows, cols, plan) || !gemm_conf_fits(plan, conf, isa)) return nullptr;
   return make_gemm_kernel(plan, isa, conf, code);
 }

@@ -2,9 +2,10 @@
 // exact shape on this CPU, meeting the kernel contract (kernels/contract.h) so that the
 // tuner can install it like any other variant and the snapshot can save and reload it.
 //
-// Generated token-step matvecs (n_tokens == 1) for Q8_0, Q4_0, Q4_K and Q6_K read the SAME weight
-// layouts as the hand-written integer variants of their level, so switching between a
-// hand-written and a generated variant needs no repack:
+// Generated token-step matvecs (n_tokens == 1) for every block type (Q8_0, Q4_0, Q4_1,
+// Q5_0, Q5_1, Q4_K, Q5_K, Q6_K) read the SAME weight layouts as the hand-written integer
+// variants of their level, so switching between a hand-written and a generated variant
+// needs no repack:
 //   Avx2        "r8"  (kernels/int8_avx2): vpmaddubsw + vpmaddwd, or VEX vpdpbusd when the
 //                     conf asks for it and the CPU has AVX-VNNI;
 //   Avx512      "r16" (kernels/int8_avx512): vpmaddubsw + vpmaddwd on zmm;
@@ -15,7 +16,7 @@
 // The code loops over n_tokens (each token re-streams the weights), so it is correct
 // for any batch, but it is written for token steps: its variant says max_tokens = 1.
 //
-// Generated prompt GEMMs (n_tokens > 1, jit/gemm_gen.cpp) read the same layouts: a tile
+// Generated prompt GEMMs (n_tokens > 1, jit/gemm_gen.cpp), for the same types, read the same layouts: a tile
 // of conf.tokens tokens x conf.groups row groups shares every weight load and activation
 // broadcast. Their variants take any n_tokens (max_tokens = 0), a token step included.
 //
@@ -60,8 +61,8 @@ std::vector<MatvecConf> knob_space(DType type, IsaLevel isa);
 struct GemmConf {
   int tokens = 4;     // tokens per tile (t): 1..8, each weight load serves them all
   int groups = 2;     // row groups per tile (g): 1, 2 or 4; r16 tiles stay inside a set of 4
-  int unroll = 1;     // blocks per loop iteration (u): 1, 2 or 4, the rest straight after
-  int chunk = 0;      // K chunk (k): blocks every token tile runs before the next chunk, 0: all
+  int unroll = 1;     // blocks per loop iteration (u): 1, 2, 4 or 8 (K types: 8), the rest straight after
+  int chunk = 0;      // K chunk (k): blocks every token tile runs before the next chunk, 0: all (K types: whole super-blocks)
   int prefetch = 0;   // bytes ahead in each row group's value stream (p), 0: none
   bool vnni = false;  // vpdpbusd ("vnni") rather than vpmaddubsw + vpmaddwd ("madd")
 
