@@ -37,8 +37,8 @@ StreamArena::StreamArena(size_t bytes) {
   if (p == MAP_FAILED) return;
   const size_t lead = round_up(reinterpret_cast<uintptr_t>(p), kHugePage) - reinterpret_cast<uintptr_t>(p);
   base_ = static_cast<uint8_t*>(p) + lead;
-  reserved_ = mapped - lead;
-  advise_huge(base_, reserved_);
+  reserved_ = bytes;
+  advise_huge(base_, round_up(bytes, kHugePage));
   mapping_ = p;
   mapped_ = mapped;
 #else
