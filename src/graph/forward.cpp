@@ -47,6 +47,11 @@ constexpr int kDefaultContextCap = 8192;
 int context_of(const Model& m, const ForwardOptions& o) {
   return std::min(o.context > 0 ? o.context : kDefaultContextCap, m.config.seq_len);
 }
+
+// Address space for the repacked matrices: a layout may pad rows (to 16) and widen
+// scales, but stays well within twice the file's weights plus some slack; a repack that
+// still finds no room gets a buffer of its own. Reserved, not resident.
+size_t packed_bound(const Model& m) { return 2 * m.weight_bytes() + (size_t{64} << 20); }
 }  // namespace
 
 Forward::Forward(const Model& model, const ForwardOptions& options)
@@ -58,7 +63,8 @@ Forward::Forward(const Model& model, const ForwardOptions& options)
       batch_(std::clamp(options.batch, 1, context_)),
       kv_type_(options.kv_type),
       pool_(std::max(1, options.threads)),
-      s_(model.config, context_, batch_, kv_type_) {
+      s_(model.config, context_, batch_, kv_type_),
+      packed_weights_(packed_bound(model)) {
   embed_ = op(OpKind::Embed, "token_embd", -1, config_.dim);
   embed_.weight = &model_.token_embedding;
   embed_.args.embed = {model_.token_embedding.data, model_.token_embedding.scales, s_.tokens.data(), s_.x.data(),
@@ -190,6 +196,7 @@ void Forward::install(OpInstance& o, const Variant& v) {
     MatmulArgs& a = o.args.matmul;
     o.packed = PackedWeight{};
     if (v.repack) {
+      o.packed.arena = &packed_weights_;
       v.repack(*o.weight, o.packed);
       a.w = o.packed.w;
       a.w_scales = o.packed.w_scales;

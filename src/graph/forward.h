@@ -15,6 +15,7 @@
 #include "kernels/variant.h"
 #include "model/model.h"
 #include "threads/pool.h"
+#include "util/stream_memory.h"
 
 namespace bf {
 
@@ -127,6 +128,10 @@ class Forward {
   KvType kv_type_;
   ThreadPool pool_;
   RunState s_;
+  // The repacked matrices, one after another in install order (the forward order), so a
+  // token step reads one long stream on huge pages. Declared before the ops that point
+  // into it.
+  StreamArena packed_weights_;
   OpInstance embed_;
   std::vector<LayerOps> layers_;
   OpInstance final_norm_, classifier_quant_, classifier_;

@@ -16,6 +16,7 @@
 #include "cpu/cpu.h"
 #include "kernels/contract.h"
 #include "kernels/tensor_view.h"
+#include "util/stream_memory.h"
 
 namespace bf {
 
@@ -25,10 +26,12 @@ const char* op_kind_name(OpKind k);
 // What a Matmul variant reads as its input vector.
 enum class MatmulInput : uint8_t { F32, Q8 };
 
-// A weight matrix rewritten into a variant's layout at load time. The buffer is owned
+// A weight matrix rewritten into a variant's layout at load time. The buffer comes from
+// allocate_stream_buffer (huge pages), in `arena` when the caller sets one, and is owned
 // here; `w` and `w_scales` are what the kernel gets in MatmulArgs.
 struct PackedWeight {
-  std::unique_ptr<uint8_t[], void (*)(uint8_t*)> storage{nullptr, [](uint8_t*) {}};
+  StreamArena* arena = nullptr;  // set by the caller before the repack
+  StreamBuffer storage{nullptr, [](uint8_t*) {}};
   const void* w = nullptr;
   const float* w_scales = nullptr;
   size_t bytes = 0;  // bytes the kernel streams per full pass

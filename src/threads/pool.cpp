@@ -29,6 +29,18 @@ inline uint32_t count_of(uint64_t claim) { return static_cast<uint32_t>(claim >>
 inline uint32_t index_of(uint64_t claim) { return static_cast<uint32_t>(claim) & 0xffff; }
 inline uint64_t make_claim(uint32_t gen, uint32_t count) { return static_cast<uint64_t>(gen) << 32 | count << 16; }
 
+// Where the i-th claimed chunk lies. Claims go round the threads' regions (region r:
+// chunks r*per .. r*per + per - 1), so while every thread keeps claiming in turn each
+// one streams its own contiguous region (a matmul's rows: one run of weights, which its
+// prefetch runs ahead in), and a thread that falls behind still leaves nothing undone.
+// A bijection on [0, chunks) when the regions divide the chunks evenly, else the order
+// is plain.
+inline uint32_t chunk_at(uint32_t i, uint32_t chunks, int threads) {
+  const auto t = static_cast<uint32_t>(threads);
+  if (t < 2 || chunks % t != 0) return i;
+  return i % t * (chunks / t) + i / t;
+}
+
 }  // namespace
 
 int ThreadPool::available_threads() {
@@ -61,9 +73,9 @@ void ThreadPool::run_chunks(uint32_t gen) {
     if (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
     // Claimed: this generation's fields are published and stay put until done_ is full.
     const int64_t blocks = (n_ + grain_ - 1) / grain_;
-    const uint32_t i = index_of(c), chunks = count_of(c);
-    int64_t b = blocks * i / chunks * grain_;
-    int64_t e = std::min(n_, blocks * (i + 1) / chunks * grain_);
+    const uint32_t chunks = count_of(c), at = chunk_at(index_of(c), chunks, size());
+    int64_t b = blocks * at / chunks * grain_;
+    int64_t e = std::min(n_, blocks * (at + 1) / chunks * grain_);
     if (b < e) task_(ctx_, b, e);
     done_.fetch_add(1, std::memory_order_acq_rel);
     c = claim_.load(std::memory_order_acquire);

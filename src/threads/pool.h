@@ -8,6 +8,8 @@
 // Work is split into a few chunks per thread that every thread, the dispatcher
 // included, claims from a shared counter. A worker that the OS has descheduled
 // therefore never holds the others up: its chunks are simply taken by someone else.
+// Claims go round the threads' regions (chunk_at in pool.cpp), so while the threads
+// keep pace each streams one contiguous part of the work (a matmul's weight rows).
 // Chunk boundaries depend only on (n, grain, size()), and each output is computed by
 // the same code whoever runs it, so results do not depend on the scheduling.
 #pragma once

@@ -1,36 +1,19 @@
 // Native weights to the r8 layout (r8_layout.h). Portable code: it runs once at load.
-#include <cstdlib>
 #include <cstring>
-#include <new>
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 
 #include "kernels/int8_avx2/r8_layout.h"
 #include "kernels/int_block.h"
+#include "util/stream_memory.h"
 
 namespace bf::int8_avx2 {
 namespace {
-
-// Large matrices are streamed once per token: on 2 MiB pages the stream needs no TLB
-// walk every 4 KiB.
-constexpr size_t kHugePage = size_t{2} << 20;
 
 // One allocation for values and scales, each 64-byte aligned, so that the forward can
 // drop the native tensor: peak memory is one extra copy.
 void allocate(PackedWeight& out, size_t value_bytes, size_t scale_bytes) {
   auto round64 = [](size_t n) { return (n + 63) / 64 * 64; };
-  size_t total = round64(value_bytes) + round64(scale_bytes);
-  // Aligned to a huge page so that all but the tail can be one; the size is not
-  // rounded up (that would cost up to 2 MiB of resident memory per matrix).
-  const bool huge = total >= 2 * kHugePage;
-  auto* p = static_cast<uint8_t*>(std::aligned_alloc(huge ? kHugePage : 64, total));
-  if (!p) throw std::bad_alloc();
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  if (huge) madvise(p, total, MADV_HUGEPAGE);  // a hint: without it the pages are 4 KiB
-#endif
-  std::memset(p, 0, total);
-  out.storage = {p, [](uint8_t* q) { std::free(q); }};
+  out.storage = allocate_stream_buffer(round64(value_bytes) + round64(scale_bytes), out.arena);
+  uint8_t* p = out.storage.get();
   out.w = p;
   out.w_scales = reinterpret_cast<const float*>(p + round64(value_bytes));
   out.bytes = value_bytes + scale_bytes;

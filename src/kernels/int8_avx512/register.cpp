@@ -23,7 +23,11 @@ Variant make(const MatmulKernels& k, const char* isa_name, IsaLevel isa, KernelF
   v.isa = isa;
   v.rank = rank;
   v.fn = fn;
-  v.split.grain = kGroupRows;
+  // Chunks of whole sets of row groups (layout.h): a set is one contiguous run of
+  // values and of scales, so each chunk is one stream read by the streaming tile (a
+  // chunk boundary inside a set left both neighbours a strided part of it and one-group
+  // tiles without the prefetch).
+  v.split.grain = kGroupRows * kSetGroups;
   v.input = MatmulInput::Q8;
   v.layout = "r16";
   v.repack = repack_r16;

@@ -1,11 +1,10 @@
-#include <cstdlib>
 #include <cstring>
-#include <new>
 #include <stdexcept>
 
 #include "kernels/int8_avx512/layout.h"
 #include "kernels/int_block.h"
 #include "kernels/variant.h"
+#include "util/stream_memory.h"
 
 namespace bf::int8_avx512 {
 namespace {
@@ -15,12 +14,6 @@ namespace {
 int64_t value_offset(const Layout& l, int64_t r, int64_t b, int k) {
   const int64_t base = item_index(l.row_groups, r / kGroupRows, b, l.blocks) * l.block_bytes;
   return base + (k / 4) * 64 + (r % kGroupRows) * 4 + k % 4;
-}
-
-uint8_t* alloc64(size_t bytes) {
-  auto* p = static_cast<uint8_t*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
-  if (!p) throw std::bad_alloc();
-  return p;
 }
 
 // Stores the unsigned values u of block b of row r (layout.h): bytes for the int8
@@ -102,8 +95,8 @@ void repack_r16(const TensorView& t, PackedWeight& out) {
     throw std::invalid_argument("repack_r16: I8G groups must be whole blocks within a row");
   const Layout l(t.type, t.rows, t.cols, t.group);
   const size_t bytes = static_cast<size_t>(l.value_bytes() + l.scale_area_bytes());
-  uint8_t* p = alloc64(bytes);
-  out.storage = decltype(out.storage)(p, [](uint8_t* q) { std::free(q); });
+  out.storage = allocate_stream_buffer(bytes, out.arena);
+  uint8_t* p = out.storage.get();
   // Padding rows: zero weights (int8: the unsigned encoding of 0) with scale 0.
   std::memset(p, l.block_bytes == value_block_bytes(DType::Q8_0) ? 0x80 : 0, l.value_bytes());
   std::memset(p + l.value_bytes(), 0, l.scale_area_bytes());

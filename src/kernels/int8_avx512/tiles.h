@@ -320,11 +320,20 @@ BF_AVX512 inline void store_rows(const Ctx& c, int64_t rg, int64_t t, __m512 v) 
   _mm512_mask_storeu_ps(c.out + t * c.out_stride + rg * kGroupRows, row_mask(c, rg), v);
 }
 
-// A token step (a full set, one token) reads each weight byte once: it prefetches this
-// far ahead in the set's stream (measured on Zen 5: q8_0 from ~78 % to ~86 % of the
+// A token step (a full set, one token) reads each weight byte once: it prefetches
+// ahead in the set's stream (measured on Zen 5: q8_0 from ~78 % to ~86 % of the
 // streaming-read bandwidth from DRAM, q4_0 from ~57 % to ~70 %). Prefetches past the
-// end of the weights are harmless.
-inline constexpr int kPrefetchBytes = 8192;
+// end of the weights are harmless (the next matrix follows in the forward's arena).
+// How far and how densely depends on the work per byte (Zen 5, huge pages, same-process
+// A/B): the nibble types, with more work per byte, need every line 8 KiB ahead (Q4_K
+// 27 GB/s against 23 with one line per block); int8 values do best with one line per
+// row-group block (512 bytes) 16 KiB ahead, the hardware prefetcher taking the rest
+// (q8_0 +4-10 % over every line at 8 KiB).
+template <class V>
+struct Prefetch {
+  static constexpr int kAhead = V::kBlockBytes == 512 ? 16384 : 8192;
+  static constexpr int kEveryLines = V::kBlockBytes == 512 ? 8 : 1;
+};
 
 // Sum of the first 16 activation bytes of a block (Q6_K's half-block corrections).
 BF_AVX512 inline int32_t half_sum(const int8_t* x) {
@@ -395,8 +404,8 @@ BF_AVX512 void tile(const Ctx& c, int64_t rg0, int64_t t0) {
 #pragma GCC unroll 8
         for (int g = 0; g < RG; ++g) {
           if constexpr (kStreaming)
-            if (j * 64 < V::kBlockBytes)
-              _mm_prefetch(reinterpret_cast<const char*>(w[g].p + kPrefetchBytes + 64 * j), _MM_HINT_T0);
+            if (j * 64 < V::kBlockBytes && j % Prefetch<V>::kEveryLines == 0)
+              _mm_prefetch(reinterpret_cast<const char*>(w[g].p + Prefetch<V>::kAhead + 64 * j), _MM_HINT_T0);
           const typename D::Prep p = D::prep(V::kgroup(w[g].p, j));
 #pragma GCC unroll 8
           for (int t = 0; t < TB; ++t)
