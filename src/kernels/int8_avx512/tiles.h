@@ -433,41 +433,9 @@ BF_AVX512 void tile(const Ctx& c, int64_t rg0, int64_t t0) {
     for (int t = 0; t < TB; ++t) store_rows(c, rg0 + g, t0 + t, facc[g][t]);
 }
 
-template <class V, class S, class D, int RG>
-BF_AVX512 void tile_n(const Ctx& c, int64_t rg, int64_t t0, int64_t n) {
-  switch (n) {
-    case 1: return tile<V, S, D, RG, 1>(c, rg, t0);
-    case 2: return tile<V, S, D, RG, 2>(c, rg, t0);
-    case 3: return tile<V, S, D, RG, 3>(c, rg, t0);
-    default: return tile<V, S, D, RG, 4>(c, rg, t0);
-  }
-}
-
-// A prompt GEMM reuses each row group's weights over every token tile, so the first
-// tile of a row group would wait on memory for all of them: while the two row-group
-// pairs of one set (layout.h) run, their token tiles bring the next set's values and
-// scales (contiguous areas) into L2 piece by piece.
-struct SetPrefetch {
-  const uint8_t* values = nullptr;
-  const uint8_t* scales = nullptr;
-  int64_t value_share = 0, scale_share = 0;  // bytes per token tile
-  BF_AVX512 SetPrefetch(const Ctx& c, int64_t rg, int64_t rg1, int block_bytes, int item_bytes, int64_t tiles) {
-    const int64_t next = (rg / kSetGroups + 1) * kSetGroups;
-    if (next >= rg1) return;
-    const int64_t width = set_width(c.row_groups, next);
-    const int64_t value_bytes = width * c.blocks * block_bytes, scale_bytes = width * c.scale_items * item_bytes;
-    const int half = rg % kSetGroups < kSetGroups / 2 ? 0 : 1;  // this pair's half of the next set
-    value_share = (value_bytes / 2 + tiles - 1) / tiles;
-    scale_share = (scale_bytes / 2 + tiles - 1) / tiles;
-    values = c.values + next * c.blocks * block_bytes + half * (value_bytes / 2);
-    scales = c.scales + next * c.scale_items * item_bytes + half * (scale_bytes / 2);
-  }
-  BF_AVX512 void tile(int64_t i) const {
-    if (!values) return;
-    for (int64_t o = 0; o < value_share; o += 64) _mm_prefetch(reinterpret_cast<const char*>(values + i * value_share + o), _MM_HINT_T1);
-    for (int64_t o = 0; o < scale_share; o += 64) _mm_prefetch(reinterpret_cast<const char*>(scales + i * scale_share + o), _MM_HINT_T1);
-  }
-};
+// The multi-token case (prompt_tiles.h).
+template <class V, class S, class D>
+BF_AVX512 void run_prompt(const Ctx& c, int64_t rg0, int64_t rg1, int64_t t0, int64_t t1);
 
 // Row groups [rg0, rg1) x tokens [t0, t1).
 template <class V, class S, class D>
@@ -478,18 +446,11 @@ BF_AVX512 void run_tiles(const Ctx& c, int64_t rg0, int64_t rg1, int64_t t0, int
     for (; rg < rg1; ++rg) tile<V, S, D, 1, 1>(c, rg, t0);
     return;
   }
-  const int64_t token_tiles = (t1 - t0 + 3) / 4;
-  for (; rg + 2 <= rg1; rg += 2) {
-    const SetPrefetch pf(c, rg, rg1, V::kBlockBytes, S::kItemBytes, token_tiles);
-    for (int64_t t = t0, i = 0; t < t1; t += 4, ++i) {
-      pf.tile(i);
-      tile_n<V, S, D, 2>(c, rg, t, t1 - t < 4 ? t1 - t : 4);
-    }
-  }
-  for (; rg < rg1; ++rg)
-    for (int64_t t = t0; t < t1; t += 4) tile_n<V, S, D, 1>(c, rg, t, t1 - t < 4 ? t1 - t : 4);
+  run_prompt<V, S, D>(c, rg0, rg1, t0, t1);
 }
 
 Ctx make_ctx(const MatmulArgs& a, int64_t begin, int64_t end, DType type);
 
 }  // namespace bf::int8_avx512
+
+#include "kernels/int8_avx512/prompt_tiles.h"
