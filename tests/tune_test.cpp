@@ -180,10 +180,11 @@ TEST_P(QuantizedModels, PromptClassesRaceGeneratedGemmsAndSettleWithinTheReferen
   }
   EXPECT_TRUE(any_prompt_class);
   EXPECT_NE(text.find("tune: plan for prompt chunks: "), std::string::npos) << text;
-  // Where a GEMM generator covers the type and level, its kernels raced.
+  // Where a GEMM generator covers the type and level, its kernels raced (whether one
+  // won depends on the fixed kernels' speed on this machine).
   const DType type = GetParam();
   if (!jit::gemm_knob_space(type, tuned.cpu().level).empty())
-    EXPECT_NE(text.find(".gemm."), std::string::npos) << text;
+    EXPECT_NE(text.find("racing gemm "), std::string::npos) << text;
   // A batched prompt through the tuned kernels against the reference, token by token.
   Forward reference(*model, ForwardOptions{.threads = 1, .reference = true});
   const float* got = tuned.prompt(prompt.data(), 16, 0);
