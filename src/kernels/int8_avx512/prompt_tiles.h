@@ -4,6 +4,8 @@
 // so that a pair's weights stay in L1/L2 over all token tiles while the activations
 // stream from L2. Internal to this directory; included at the end of tiles.h.
 #pragma once
+#include <type_traits>
+
 #include "kernels/int8_avx512/tiles.h"
 
 namespace bf::int8_avx512 {
@@ -67,23 +69,23 @@ BF_AVX512 void tile_n(const Ctx& c, int64_t rg, int64_t t0, int64_t n) {
   tile<V, S, D, RG, TB>(c, rg, t0);
 }
 
-// The tile: 2 row groups (one half of a set, see SetPrefetch) x 6 tokens with vpdpbusd,
-// 12 int32 and 12 float accumulators. Measured against 2x4, 3x4, 3x5, 2x8 and 1x8..12
-// (Zen 5, 128 tokens, stories110M and TinyLlama shapes): 2x6 was best or level for every
-// type, the K types 5-8 % above 2x4; 1 x 10 or more falls off (the tile's loops unroll
-// 8). The AVX-512BW dots keep 2x4: their accumulators are register pairs, and 2x6
-// spills (10-20 % slower).
+// The tile: 2 row groups (one half of a set, see SetPrefetch) x TB tokens. With
+// vpdpbusd the types with sub-block scales or offsets (K types, Q4_1, Q5_1: more scale
+// work per row group and block) take 6 tokens, 12 int32 and 12 float accumulators; the
+// others 4. Measured against 2x4, 3x4, 3x5, 2x8 and 1x8..12 (Zen 5, 128 tokens,
+// stories110M and TinyLlama shapes): 2x6 was best for the K types, 5-8 % above 2x4,
+// while Q4_0 and Q8_0 ran ~3 % faster with 2x4; 1 x 10 or more falls off (the tile's
+// loops unroll 8). The AVX-512BW dots keep 2x4: their accumulators are register pairs,
+// and 2x6 spills (10-20 % slower).
 inline constexpr int kPromptGroups = 2;
-template <class D>
-inline constexpr int kPromptTokens = 4;
-template <>
-inline constexpr int kPromptTokens<Vnni> = 6;
+template <class S, class D>
+inline constexpr int kPromptTokens = std::is_same_v<D, Vnni> && (S::kSubScales > 0 || S::kOffsets > 0) ? 6 : 4;
 
 // Row groups [rg0, rg1) x tokens [t0, t1), t1 - t0 > 1.
 template <class V, class S0, class D>
 BF_AVX512 void run_prompt(const Ctx& c, int64_t rg0, int64_t rg1, int64_t t0, int64_t t1) {
   using S = typename PromptScales<S0, D>::type;
-  constexpr int RG = kPromptGroups, TB = kPromptTokens<D>;
+  constexpr int RG = kPromptGroups, TB = kPromptTokens<S0, D>;
   const int64_t token_tiles = (t1 - t0 + TB - 1) / TB;
   int64_t rg = rg0;
   for (; rg + RG <= rg1; rg += RG) {
