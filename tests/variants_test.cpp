@@ -121,7 +121,7 @@ TEST_P(MatmulVariantTest, MatchesReferenceOnEveryShape) {
     test::OwnedTensor w = test::random_weights(v.type, s.rows, s.cols, rng, s.group);
     if (v.accepts && !v.accepts(w.t)) continue;
     if (v.input == MatmulInput::Q8 && s.cols % kQBlock) continue;
-    for (int n_tokens : {1, 2, 5, 17, 64}) {
+    for (int n_tokens : {1, 2, 5, 7, 9, 17, 64}) {  // remainders 1-5 of 4- and 6-token tiles
       if (n_tokens > 5 && s.rows * s.cols > 100000) continue;  // keep the big shape quick
       test::Activations x = test::random_activations(s.cols, n_tokens, rng);
       const int64_t stride = s.rows + 3;

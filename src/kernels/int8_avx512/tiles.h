@@ -442,15 +442,9 @@ BF_AVX512 void tile(const Ctx& c, int64_t rg0, int64_t t0) {
     for (int t = 0; t < TB; ++t) store_rows(c, rg0 + g, t0 + t, facc[g][t]);
 }
 
-template <class V, class S, class D, int RG>
-BF_AVX512 void tile_n(const Ctx& c, int64_t rg, int64_t t0, int64_t n) {
-  switch (n) {
-    case 1: return tile<V, S, D, RG, 1>(c, rg, t0);
-    case 2: return tile<V, S, D, RG, 2>(c, rg, t0);
-    case 3: return tile<V, S, D, RG, 3>(c, rg, t0);
-    default: return tile<V, S, D, RG, 4>(c, rg, t0);
-  }
-}
+// The multi-token case (prompt_tiles.h).
+template <class V, class S, class D>
+BF_AVX512 void run_prompt(const Ctx& c, int64_t rg0, int64_t rg1, int64_t t0, int64_t t1);
 
 // Row groups [rg0, rg1) x tokens [t0, t1).
 template <class V, class S, class D>
@@ -461,12 +455,11 @@ BF_AVX512 void run_tiles(const Ctx& c, int64_t rg0, int64_t rg1, int64_t t0, int
     for (; rg < rg1; ++rg) tile<V, S, D, 1, 1>(c, rg, t0);
     return;
   }
-  for (; rg + 2 <= rg1; rg += 2)
-    for (int64_t t = t0; t < t1; t += 4) tile_n<V, S, D, 2>(c, rg, t, t1 - t < 4 ? t1 - t : 4);
-  for (; rg < rg1; ++rg)
-    for (int64_t t = t0; t < t1; t += 4) tile_n<V, S, D, 1>(c, rg, t, t1 - t < 4 ? t1 - t : 4);
+  run_prompt<V, S, D>(c, rg0, rg1, t0, t1);
 }
 
 Ctx make_ctx(const MatmulArgs& a, int64_t begin, int64_t end, DType type);
 
 }  // namespace bf::int8_avx512
+
+#include "kernels/int8_avx512/prompt_tiles.h"
