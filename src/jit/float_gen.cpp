@@ -23,10 +23,10 @@ FloatTile float_tile(const GemmConf& c) { return {c.groups, c.tokens, 1, c.unrol
 
 namespace {
 
-// A tile's accumulators, its weight registers (T = 1: two in turn, and the token's
-// input), and the ymm tail mask; the single-token tile of the same rows must fit too.
+// A tile's accumulators, its weight registers (T = 1: two in turn), the input, and the
+// ymm tail mask; the single-token tile of the same rows must fit too.
 int tile_registers(int rows, int tokens, int accs) {
-  return rows * tokens * accs + (tokens == 1 ? 3 : rows) + 1;
+  return rows * tokens * accs + (tokens == 1 ? 2 : rows) + 1 + 1;
 }
 
 bool tile_legal(const FloatTile& t) {
@@ -175,9 +175,13 @@ class FloatGen : public Emitter {
       }
       return;
     }
+    // Each token's input loaded once for its R products: loads stay below the FMAs.
+    const Xmm x = v(w0 + rows);
     for (int r = 0; r < rows; ++r) load_weight(v(w0 + r), r, at, tail);
-    for (int t = 0; t < tokens; ++t)
-      for (int r = 0; r < rows; ++r) vfmadd231ps(v(acc(r, t, a, tokens)), v(w0 + r), input(t, at));
+    for (int t = 0; t < tokens; ++t) {
+      vmovups(x, input(t, at));
+      for (int r = 0; r < rows; ++r) vfmadd231ps(v(acc(r, t, a, tokens)), v(w0 + r), x);
+    }
   }
 
   void tile(int rows, int tokens) {
