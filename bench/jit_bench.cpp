@@ -2,7 +2,8 @@
 // layout: GB/s of weights streamed per token step (n_tokens = 1, 1 thread), on the
 // stories110M and TinyLlama shapes. "hot": one copy of the weight (cache-resident when
 // it fits); "dram": copies rotated through BF_DRAM_MB MiB (default 256), so each call
-// streams from memory as a large model's step does.
+// streams from memory as a large model's step does. F32, F16 and BF16 (native rows, f32
+// input) at avx512 and avx2, whose code serves avx512vnni too.
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
@@ -79,7 +80,12 @@ Copies make_copies(const Variant& v, DType type, const Shape& sh, bool dram) {
   t.data = data.data();
   t.bytes = data.size();
   PackedWeight pw;
-  v.repack(t, pw);
+  if (v.repack) {
+    v.repack(t, pw);
+  } else {  // native rows
+    pw.w = data.data();
+    pw.bytes = data.size();
+  }
   // One allocation holds the values, then the scales (r16: inside w; r8: at w_scales,
   // right after the values, which are whole 64-byte lines): pw.bytes from w.
   const auto* base = static_cast<const uint8_t*>(pw.w);
@@ -94,8 +100,11 @@ Copies make_copies(const Variant& v, DType type, const Shape& sh, bool dram) {
   return c;
 }
 
+bool float_type(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
+
 void BM_Matvec(benchmark::State& s, DType type, Target target, Shape sh, bool dram, int conf_index) {
-  const std::string hand_name = "matmul." + std::string(dtype_key(type)) + "." + target.name + "." + target.layout;
+  const std::string hand_name = "matmul." + std::string(dtype_key(type)) + "." + target.name +
+                                (float_type(type) ? "" : std::string(".") + target.layout);
   const Variant* hand = registry().find(hand_name);
   if (!hand || !hand->runs_on(CpuInfo::host())) return s.SkipWithError("variant not usable on this CPU");
   std::unique_ptr<jit::GeneratedKernel> gen;
@@ -126,7 +135,9 @@ void BM_Matvec(benchmark::State& s, DType type, Target target, Shape sh, bool dr
   std::vector<int8_t> qs(static_cast<size_t>(sh.cols), 3);
   std::vector<float> d(static_cast<size_t>(sh.cols / 32), 0.01f), out(static_cast<size_t>(sh.rows));
   std::vector<int32_t> sum(d.size(), 96);
+  std::vector<float> x(static_cast<size_t>(sh.cols), 0.25f);
   MatmulArgs a{};
+  a.x = x.data();
   a.xq = {qs.data(), d.data(), sum.data()};
   a.out = out.data();
   a.rows = sh.rows;
@@ -148,8 +159,9 @@ void BM_Matvec(benchmark::State& s, DType type, Target target, Shape sh, bool dr
 // space (conf index in the name; the label says which knobs).
 [[maybe_unused]] const bool registered = [] {
   for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q4_K, DType::Q5_K,
-                     DType::Q6_K})
+                     DType::Q6_K, DType::F32, DType::F16, DType::BF16})
     for (const Target& t : kTargets) {
+      if (float_type(type) && t.vnni) continue;  // the same code as the level without
       int confs = 0;
       for (const jit::MatvecConf& c : jit::knob_space(type, t.isa)) confs += c.vnni == t.vnni;
       for (const Shape& sh : kShapes)

@@ -4,6 +4,8 @@
 // Every conf of the knob space is a benchmark of its own:
 //   jit_gemm/<type>/<level>/<shape>/T<n>/hand
 //   jit_gemm/<type>/<level>/<shape>/T<n>/gemm.<conf>
+// F32, F16 and BF16 (native rows, f32 input) at avx512 and avx2 only: avx512vnni runs
+// the same code.
 #include <benchmark/benchmark.h>
 
 #include <memory>
@@ -48,7 +50,7 @@ struct Problem {
   std::vector<uint8_t> native;
   PackedWeight packed;
   std::vector<int8_t> qs;
-  std::vector<float> d, out;
+  std::vector<float> x, d, out;
   std::vector<int32_t> sum;
   MatmulArgs args{};
 
@@ -64,8 +66,11 @@ struct Problem {
     t.rows = sh.rows;
     t.cols = sh.cols;
     t.data = native.data();
-    v.repack(t, packed);
+    if (v.repack) v.repack(t, packed);
+    else packed.w = native.data();
     const size_t n = static_cast<size_t>(n_tokens * sh.cols);
+    x.resize(n);
+    for (float& e : x) e = normal(rng);
     qs.resize(n);
     for (int8_t& q : qs) q = static_cast<int8_t>(static_cast<int>(rng() % 255) - 127);
     d.assign(n / 32, 0.01f);
@@ -74,6 +79,7 @@ struct Problem {
     out.resize(static_cast<size_t>(n_tokens * sh.rows));
     args.w = packed.w;
     args.w_scales = packed.w_scales;
+    args.x = x.data();
     args.xq = {qs.data(), d.data(), sum.data()};
     args.out = out.data();
     args.rows = sh.rows;
@@ -110,15 +116,17 @@ void BM_Gemm(benchmark::State& s, Level level, DType type, Shape sh, int n_token
 [[maybe_unused]] const bool registered = [] {
   using benchmark::RegisterBenchmark;
   for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q4_K, DType::Q5_K,
-                     DType::Q6_K})
+                     DType::Q6_K, DType::F32, DType::F16, DType::BF16})
     for (const Level& l : kLevels)
       for (const Shape& sh : kShapes)
         for (int n : {64, 128}) {
+          const bool native = type == DType::F32 || type == DType::F16 || type == DType::BF16;
+          if (native && l.vnni) continue;
           const std::string key(dtype_key(type));
           const std::string base =
               "jit_gemm/" + key + "/" + l.name + "/" + sh.name + "/T" + std::to_string(n) + "/";
-          RegisterBenchmark((base + "hand").c_str(), BM_Hand, "matmul." + key + "." + l.name + "." + l.layout,
-                            type, sh, n)
+          RegisterBenchmark((base + "hand").c_str(), BM_Hand,
+                            "matmul." + key + "." + l.name + (native ? "" : std::string(".") + l.layout), type, sh, n)
               ->Unit(benchmark::kMicrosecond);
           for (const jit::GemmConf& c : jit::gemm_knob_space(type, l.isa))
             if (c.vnni == l.vnni)

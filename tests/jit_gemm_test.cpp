@@ -63,7 +63,12 @@ TEST(JitGemmKnobSpace, AHandfulPerCoveredTypeAndLevelNoneElsewhere) {
       EXPECT_GE(n, 3u) << dtype_key(type) << " " << t.name;
       EXPECT_LE(n, 12u) << dtype_key(type) << " " << t.name;
     }
-  EXPECT_TRUE(jit::gemm_knob_space(DType::F32, IsaLevel::Avx512Vnni).empty());
+  EXPECT_EQ(jit::gemm_knob_space(DType::BF16, IsaLevel::Avx512Vnni), jit::gemm_knob_space(DType::BF16, IsaLevel::Avx512));
+  for (DType type : test::kJitFloatTypes)
+    for (IsaLevel isa : {IsaLevel::Avx2, IsaLevel::Avx512}) {
+      EXPECT_GE(jit::gemm_knob_space(type, isa).size(), 3u) << dtype_key(type);
+      for (const jit::GemmConf& c : jit::gemm_knob_space(type, isa)) EXPECT_EQ(c.chunk, 0);
+    }
   EXPECT_TRUE(jit::gemm_knob_space(DType::Q8_0, IsaLevel::Sse2).empty());
   for (const jit::GemmConf& c : jit::gemm_knob_space(DType::Q8_0, IsaLevel::Avx512)) EXPECT_FALSE(c.vnni);
   for (const jit::GemmConf& c : jit::gemm_knob_space(DType::Q4_0, IsaLevel::Avx512Vnni)) EXPECT_TRUE(c.vnni);
@@ -77,7 +82,11 @@ TEST(JitGemm, RefusesWhatItCannotGenerate) {
   }
   EXPECT_EQ(jit::generate_gemm(DType::Q8_0, IsaLevel::Avx2, cpu, 16, 48, c), nullptr) << "cols not whole blocks";
   EXPECT_EQ(jit::generate_gemm(DType::Q8_0, IsaLevel::Avx2, cpu, 0, 64, c), nullptr) << "no rows";
-  EXPECT_EQ(jit::generate_gemm(DType::F32, IsaLevel::Avx2, cpu, 16, 64, c), nullptr) << "no generator";
+  EXPECT_EQ(jit::generate_gemm(DType::I8G, IsaLevel::Avx2, cpu, 16, 64, c), nullptr) << "no generator";
+  jit::GemmConf chunked{4, 2, 1, 16, 0};
+  EXPECT_EQ(jit::generate_gemm(DType::F32, IsaLevel::Avx2, cpu, 16, 64, chunked), nullptr) << "floats: no chunk";
+  jit::GemmConf float_wide{4, 4, 1, 0, 0};  // 16 accumulators + 4 weights + 1: more than a ymm file
+  EXPECT_EQ(jit::generate_gemm(DType::F16, IsaLevel::Avx2, cpu, 16, 64, float_wide), nullptr) << "float spills";
   jit::GemmConf odd = c;
   odd.groups = 3;
   EXPECT_EQ(jit::generate_gemm(DType::Q8_0, IsaLevel::Avx2, cpu, 16, 64, odd), nullptr) << "3 groups";
@@ -161,15 +170,7 @@ TEST_P(JitGemmTest, MatchesReferenceOnEveryShapeTokenCountAndConf) {
       for (const auto& k : kernels) {
         std::fill(got.begin(), got.end(), -7.0f);
         run_uneven(k->variant.fn, a, s.rows);
-        for (int t = 0; t < n_tokens; ++t) {
-          for (int64_t r = 0; r < s.rows; ++r) {
-            const double bound = 2e-5 * mag[r * n_tokens + t] + 1e-5;
-            ASSERT_NEAR(got[t * stride + r], want[t * stride + r], bound)
-                << k->variant.name << " row " << r << " token " << t << " of " << n_tokens;
-          }
-          for (int64_t r = s.rows; r < stride; ++r)
-            ASSERT_EQ(got[t * stride + r], -7.0f) << k->variant.name << " wrote past its rows, token " << t;
-        }
+        ASSERT_TRUE(test::outputs_match(got, want, nullptr, mag, s.rows, n_tokens, stride, 1e-5, k->variant.name));
         ++checked;
       }
     }
@@ -186,11 +187,37 @@ std::vector<Case> all_cases() {
 
 INSTANTIATE_TEST_SUITE_P(Jit, JitGemmTest, ::testing::ValuesIn(all_cases()), case_name);
 
+// Floats (native rows, f32 input): every conf x odd shapes x token counts off the tiles.
+class JitFloatGemmTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(JitFloatGemmTest, MatchesReferenceAndHandWrittenOnOddShapesTokenCountsAndEveryConf) {
+  const auto [type, target] = GetParam();
+  if (!target.runs_here()) GTEST_SKIP() << "skipped: CPU lacks " << target.name;
+  const std::vector<jit::GemmConf> confs = jit::gemm_knob_space(type, target.isa);
+  ASSERT_GE(confs.size(), 3u);
+  const int checked = test::check_float_kernels(type, target, {1, 2, 3, 5, 8, 17}, [&](int64_t rows, int64_t cols) {
+    std::vector<std::unique_ptr<jit::GeneratedKernel>> out;
+    for (const jit::GemmConf& c : confs) {
+      out.push_back(jit::generate_gemm(type, target.isa, CpuInfo::host(), rows, cols, c));
+      if (out.back()) {
+        EXPECT_EQ(out.back()->conf_text, c.str());
+      }
+    }
+    return out;
+  });
+  EXPECT_EQ(checked, 8 * 8 * 6 * static_cast<int>(confs.size()));
+}
+
+INSTANTIATE_TEST_SUITE_P(JitFloat, JitFloatGemmTest, ::testing::ValuesIn(test::jit_float_cases()), case_name);
+
 TEST(JitGemm, SavedCodeRunsAtAnotherAddress) {
   int ran = 0;
   for (const Target& t : kTargets) {
     if (!t.runs_here()) continue;
-    for (DType type : kTypes) {
+    std::vector<DType> types(std::begin(kTypes), std::end(kTypes));
+    types.insert(types.end(), std::begin(test::kJitFloatTypes), std::end(test::kJitFloatTypes));
+    for (DType type : types) {
+      if (confs_for(type, t).empty()) continue;  // floats: no dot kind, so not at the vnni targets
       const int64_t rows = 77, cols = 512;
       const int n_tokens = 11;
       std::mt19937 rng(5);
@@ -211,11 +238,13 @@ TEST(JitGemm, SavedCodeRunsAtAnotherAddress) {
       EXPECT_NE(made->variant.name.find(".gemm." + conf.str() + ".77x512"), std::string::npos) << made->variant.name;
 
       PackedWeight packed;
-      made->variant.repack(w.t, packed);
       std::vector<float> first(rows * n_tokens), second(first.size(), -1.0f);
-      MatmulArgs a = ref::matmul_args(w.t, nullptr, x.q8(), first.data(), n_tokens, rows);
-      a.w = packed.w;
-      a.w_scales = packed.w_scales;
+      MatmulArgs a = ref::matmul_args(w.t, x.x.data(), x.q8(), first.data(), n_tokens, rows);
+      if (made->variant.repack) {  // floats read the native rows
+        made->variant.repack(w.t, packed);
+        a.w = packed.w;
+        a.w_scales = packed.w_scales;
+      }
       made->variant.fn(&a, 0, rows);
       made.reset();  // unmapped: the loaded copy must not depend on it
       a.out = second.data();

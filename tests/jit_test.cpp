@@ -65,7 +65,12 @@ TEST(JitKnobSpace, AHandfulPerCoveredTypeAndLevelNoneElsewhere) {
       EXPECT_GE(n, 3u) << dtype_key(type) << " " << t.name;
       EXPECT_LE(n, 12u) << dtype_key(type) << " " << t.name;
     }
-  EXPECT_TRUE(jit::knob_space(DType::F32, IsaLevel::Avx512Vnni).empty());
+  EXPECT_EQ(jit::knob_space(DType::F32, IsaLevel::Avx512Vnni), jit::knob_space(DType::F32, IsaLevel::Avx512));
+  for (DType type : test::kJitFloatTypes)
+    for (IsaLevel isa : {IsaLevel::Avx2, IsaLevel::Avx512}) {
+      EXPECT_GE(jit::knob_space(type, isa).size(), 3u) << dtype_key(type);
+      for (const jit::MatvecConf& c : jit::knob_space(type, isa)) EXPECT_FALSE(c.vnni);
+    }
   EXPECT_TRUE(jit::knob_space(DType::I8G, IsaLevel::Avx2).empty());
   for (const jit::MatvecConf& c : jit::knob_space(DType::Q4_K, IsaLevel::Avx2)) EXPECT_EQ(c.unroll, 8);
   EXPECT_TRUE(jit::knob_space(DType::Q8_0, IsaLevel::Sse2).empty());
@@ -78,7 +83,13 @@ TEST(JitMatvec, RefusesWhatItCannotGenerate) {
   const jit::MatvecConf c{};  // g4-a1-u1-p0-madd
   EXPECT_EQ(jit::generate_matvec(DType::Q8_0, IsaLevel::Avx2, cpu, 16, 48, c), nullptr) << "cols not whole blocks";
   EXPECT_EQ(jit::generate_matvec(DType::Q8_0, IsaLevel::Avx2, cpu, 0, 64, c), nullptr) << "no rows";
-  EXPECT_EQ(jit::generate_matvec(DType::F32, IsaLevel::Avx2, cpu, 16, 64, c), nullptr) << "no generator";
+  EXPECT_EQ(jit::generate_matvec(DType::I8G, IsaLevel::Avx2, cpu, 16, 64, c), nullptr) << "no generator";
+  EXPECT_EQ(jit::generate_matvec(DType::F32, IsaLevel::Avx2, cpu, 16, 7, c), nullptr) << "cols below a vector";
+  jit::MatvecConf float_vnni = c;
+  float_vnni.vnni = true;
+  EXPECT_EQ(jit::generate_matvec(DType::F16, IsaLevel::Avx2, cpu, 16, 64, float_vnni), nullptr) << "floats: no vnni";
+  jit::MatvecConf float_wide{8, 2, 1, 0};  // 16 accumulators + 4: more than a ymm file
+  EXPECT_EQ(jit::generate_matvec(DType::F32, IsaLevel::Avx2, cpu, 16, 64, float_wide), nullptr) << "float spills";
   jit::MatvecConf odd = c;
   odd.groups = 3;
   EXPECT_EQ(jit::generate_matvec(DType::Q8_0, IsaLevel::Avx2, cpu, 16, 64, odd), nullptr) << "3 groups";
@@ -141,15 +152,8 @@ TEST_P(JitMatvecTest, MatchesReferenceAndHandWrittenOnEveryShapeAndConf) {
           std::fill(got.begin(), got.end(), -7.0f);
           a.out = got.data();
           run_uneven(k->variant.fn, a, rows);
-          for (int t = 0; t < n_tokens; ++t) {
-            for (int64_t r = 0; r < rows; ++r) {
-              const float g = got[t * stride + r];
-              const double bound = 2e-5 * mag[r * n_tokens + t] + 1e-5;
-              ASSERT_NEAR(g, want[t * stride + r], bound) << k->variant.name << " row " << r << " token " << t;
-              ASSERT_NEAR(g, by_hand[t * stride + r], 2 * bound) << k->variant.name << " row " << r << " vs " << hand.name;
-            }
-            for (int64_t r = rows; r < stride; ++r) ASSERT_EQ(got[t * stride + r], -7.0f) << "wrote past its rows";
-          }
+          ASSERT_TRUE(test::outputs_match(got, want, &by_hand, mag, rows, n_tokens, stride, 1e-5, k->variant.name))
+              << "vs " << hand.name;
           ++checked;
         }
       }
@@ -165,6 +169,29 @@ std::vector<Case> all_cases() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Jit, JitMatvecTest, ::testing::ValuesIn(all_cases()), case_name);
+
+// Floats (native rows, f32 input): every conf x odd shapes, a token step and a batch.
+class JitFloatMatvecTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(JitFloatMatvecTest, MatchesReferenceAndHandWrittenOnOddShapesAndEveryConf) {
+  const auto [type, target] = GetParam();
+  if (!target.runs_here()) GTEST_SKIP() << "skipped: CPU lacks " << target.name;
+  const std::vector<jit::MatvecConf> confs = jit::knob_space(type, target.isa);
+  ASSERT_GE(confs.size(), 3u);
+  const int checked = test::check_float_kernels(type, target, {1, 3}, [&](int64_t rows, int64_t cols) {
+    std::vector<std::unique_ptr<jit::GeneratedKernel>> out;
+    for (const jit::MatvecConf& c : confs) {
+      out.push_back(jit::generate_matvec(type, target.isa, CpuInfo::host(), rows, cols, c));
+      if (out.back()) {
+        EXPECT_EQ(out.back()->variant.max_tokens, 1);
+      }
+    }
+    return out;
+  });
+  EXPECT_EQ(checked, 8 * 8 * 2 * static_cast<int>(confs.size()));
+}
+
+INSTANTIATE_TEST_SUITE_P(JitFloat, JitFloatMatvecTest, ::testing::ValuesIn(test::jit_float_cases()), case_name);
 
 // The first target this CPU runs for `type`, best first, or null.
 const Target* best_target() {

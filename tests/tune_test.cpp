@@ -404,7 +404,7 @@ TEST_P(SnapshotStarts, LoadedCodeThatComputesTheWrongThingIsNeverRun) {
 
 INSTANTIATE_TEST_SUITE_P(Types, SnapshotStarts,
                          ::testing::Values(DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q4_K,
-                                           DType::Q5_K, DType::Q6_K),
+                                           DType::Q5_K, DType::Q6_K, DType::F16),
                          type_name);
 
 // ---- run.c's text while tuning ----

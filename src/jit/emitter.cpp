@@ -43,9 +43,28 @@ void place_planes(LayoutPlan& p) {
     }
 }
 
+// The float types' plan: at least one vector of columns, every tile offset (8 rows or
+// tokens of a row) in a 32-bit displacement.
+bool make_native(DType type, IsaLevel isa, int64_t rows, int64_t cols, LayoutPlan& p) {
+  p = LayoutPlan{};
+  p.type = type;
+  p.native = true;
+  p.elem_bytes = type == DType::F32 ? 4 : 2;
+  p.zmm = isa != IsaLevel::Avx2;
+  p.lanes = 1;
+  p.vbytes = p.zmm ? 64 : 32;
+  p.rows = rows;
+  p.cols = cols;
+  p.groups = rows;
+  return rows >= 1 && cols >= p.vbytes / 4 && cols <= (int64_t{1} << 24);
+}
+
 }  // namespace
 
 bool LayoutPlan::make(DType type, IsaLevel isa, int64_t rows, int64_t cols, LayoutPlan& p) {
+  const bool level = isa == IsaLevel::Avx2 || isa == IsaLevel::Avx512 || isa == IsaLevel::Avx512Vnni;
+  if (level && (type == DType::F32 || type == DType::F16 || type == DType::BF16))
+    return make_native(type, isa, rows, cols, p);
   if (!generated_type(type)) return false;
   const bool k_quant = type == DType::Q4_K || type == DType::Q5_K || type == DType::Q6_K;
   const int64_t unit = k_quant ? 256 : 32;

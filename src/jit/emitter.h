@@ -31,6 +31,10 @@ namespace bf::jit {
 // ISA level (r8 or r16) for this type and shape.
 struct LayoutPlan {
   DType type = DType::Q8_0;
+  // F32, F16, BF16 (jit/float_gen.cpp): the file's row-major rows of elem_bytes values;
+  // then only zmm, lanes (1: a row is a group), vbytes, rows and cols below hold.
+  bool native = false;
+  int elem_bytes = 0;
   bool zmm = false;          // r16 on zmm (16 rows per group), else r8 on ymm (8)
   bool nibbles = false;      // every type but Q8_0 (Q8_0: u = w + 128 in whole bytes)
   int high_bits = 0;         // bits above the nibble from planes: 1 (Q5_*), 2 (Q6_K), else 0

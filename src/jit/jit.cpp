@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "jit/code_buffer.h"
+#include "jit/float_gen.h"
 #include "jit/gemm_gen.h"
 #include "jit/matvec_gen.h"
 
@@ -72,6 +73,7 @@ bool dot_fits_level(const MatvecConf& c, IsaLevel isa) {
 }
 
 bool conf_fits(const LayoutPlan& plan, const MatvecConf& c, IsaLevel isa) {
+  if (plan.native) return float_conf_fits(plan, c);
   // K types apply each block's sub-block scales from its place in the super-block,
   // which the code knows only when a loop iteration is a whole super-block.
   // Q6_K scales its two half blocks apart: one chain each.
@@ -81,6 +83,8 @@ bool conf_fits(const LayoutPlan& plan, const MatvecConf& c, IsaLevel isa) {
 
 // The hand-written variant whose layout (and repack) a generated one shares.
 std::string hand_written_name(DType type, IsaLevel isa, bool vnni) {
+  if (type == DType::F32 || type == DType::F16 || type == DType::BF16)  // native rows; no VNNI level of their own
+    return "matmul." + std::string(dtype_key(type)) + (isa == IsaLevel::Avx2 ? ".avx2" : ".avx512");
   const char* level = isa == IsaLevel::Avx2 ? (vnni ? "avxvnni.r8" : "avx2.r8")
                       : isa == IsaLevel::Avx512 ? "avx512.r16"
                                                 : "avx512vnni.r16";
@@ -115,12 +119,12 @@ std::unique_ptr<GeneratedKernel> wrap(const LayoutPlan& plan, IsaLevel isa, bool
   v.name = hand->name + "." + kind.tag + "." + conf_text + "." + std::to_string(plan.rows) + "x" + std::to_string(plan.cols);
   v.op = OpKind::Matmul;
   v.type = type;
-  v.isa = isa;
+  v.isa = hand->isa;  // floats: Avx512 for Avx512Vnni
   v.usable = isa == IsaLevel::Avx2 && vnni ? has_avx_vnni : nullptr;
   v.fn = reinterpret_cast<KernelFn>(const_cast<void*>(k->buffer->entry()));
   v.split.grain = kind.groups * plan.lanes;
   v.max_tokens = kind.max_tokens;
-  v.input = MatmulInput::Q8;
+  v.input = hand->input;
   v.layout = hand->layout;
   v.repack = hand->repack;
   v.accepts = hand->accepts;
@@ -136,12 +140,44 @@ std::unique_ptr<GeneratedKernel> make_kernel(const LayoutPlan& plan, IsaLevel is
 
 }  // namespace
 
+namespace {
+
+// Those of `base` that fit `plan`, in order, without repeats.
+template <class Conf, size_t N>
+std::vector<Conf> fitting(const LayoutPlan& plan, const Conf (&base)[N]) {
+  std::vector<Conf> out;
+  for (const Conf& c : base)
+    if (float_conf_fits(plan, c) && std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
+  return out;
+}
+
+// Floats (float_gen.cpp): g is rows per step, up to the hand-written 8 for one token.
+std::vector<MatvecConf> float_knob_space(const LayoutPlan& plan) {
+  const MatvecConf base[] = {
+      {8, 1, 1, 0}, {8, 1, 2, 0}, {8, 2, 1, 0}, {4, 2, 1, 0}, {4, 1, 4, 0},
+      {4, 2, 2, 0}, {8, 1, 2, 2048}, {4, 2, 2, 1024}, {2, 3, 2, 0}, {8, 3, 1, 0},
+  };
+  return fitting(plan, base);
+}
+
+// t x g tiles, the hand-written 4 x 4 (zmm) and 2 x 4 (ymm) first.
+std::vector<GemmConf> float_gemm_knob_space(const LayoutPlan& plan) {
+  const GemmConf base[] = {
+      {4, 4, 1, 0, 0}, {2, 4, 1, 0, 0}, {6, 4, 1, 0, 0}, {5, 4, 1, 0, 0}, {8, 2, 1, 0, 0}, {2, 8, 1, 0, 0},
+      {4, 4, 2, 0, 0}, {6, 2, 1, 0, 0}, {4, 2, 2, 0, 0}, {3, 2, 1, 0, 0}, {4, 4, 1, 0, 1024}, {2, 2, 1, 0, 0},
+  };
+  return fitting(plan, base);
+}
+
+}  // namespace
+
 std::span<const uint8_t> GeneratedKernel::code() const { return buffer->code(); }
 GeneratedKernel::~GeneratedKernel() = default;
 
 std::vector<MatvecConf> knob_space(DType type, IsaLevel isa) {
   LayoutPlan plan;
   if (!LayoutPlan::make(type, isa, 1, 256, plan)) return {};
+  if (plan.native) return float_knob_space(plan);
   // g, a, u, prefetch: the hand-written step's shape (4 groups, 4-8 KiB ahead) with one
   // knob moved at a time, then narrower steps with more chains, which a 16-register
   // file still holds for the types with more temporaries.
@@ -165,7 +201,7 @@ std::unique_ptr<GeneratedKernel> generate_matvec(DType type, IsaLevel isa, const
   LayoutPlan plan;
   if (!LayoutPlan::make(type, isa, rows, cols, plan) || !conf_fits(plan, conf, isa)) return nullptr;
   if (!cpu.has(isa) || (isa == IsaLevel::Avx2 && conf.vnni && !cpu.avx_vnni)) return nullptr;
-  const std::vector<uint8_t> code = emit_matvec(plan, conf);
+  const std::vector<uint8_t> code = plan.native ? emit_float(plan, float_tile(conf)) : emit_matvec(plan, conf);
   return make_kernel(plan, isa, conf, code);
 }
 
@@ -192,6 +228,7 @@ bool gemm_plan(DType type, IsaLevel isa, int64_t rows, int64_t cols, LayoutPlan&
 
 // K types, as in conf_fits: a loop iteration is a whole super-block, and so is a chunk.
 bool gemm_conf_fits(const LayoutPlan& plan, const GemmConf& c, IsaLevel isa) {
+  if (plan.native) return float_conf_fits(plan, c);
   return gemm_knobs_legal(c) && (isa == IsaLevel::Avx2 || c.vnni == (isa == IsaLevel::Avx512Vnni)) &&
          (!plan.k_quant || (c.unroll == 8 && c.chunk % 8 == 0)) && gemm_vector_registers(plan, c) <= register_file(plan);
 }
@@ -206,6 +243,7 @@ std::unique_ptr<GeneratedKernel> make_gemm_kernel(const LayoutPlan& plan, IsaLev
 std::vector<GemmConf> gemm_knob_space(DType type, IsaLevel isa) {
   LayoutPlan plan;
   if (!gemm_plan(type, isa, 1, 256, plan)) return {};
+  if (plan.native) return float_gemm_knob_space(plan);
   // t, g, u, k, p, best first on Zen 5 (zmm): 2 row groups x 5-7 tokens, then the same
   // with one knob moved, then narrower tiles for the smaller register files (down to one
   // token of one group, for Q6_K's three registers per output on ymm). Those over
@@ -237,7 +275,7 @@ std::unique_ptr<GeneratedKernel> generate_gemm(DType type, IsaLevel isa, const C
   LayoutPlan plan;
   if (!gemm_plan(type, isa, rows, cols, plan) || !gemm_conf_fits(plan, conf, isa)) return nullptr;
   if (!cpu.has(isa) || (isa == IsaLevel::Avx2 && conf.vnni && !cpu.avx_vnni)) return nullptr;
-  return make_gemm_kernel(plan, isa, conf, emit_gemm(plan, conf));
+  return make_gemm_kernel(plan, isa, conf, plan.native ? emit_float(plan, float_tile(conf)) : emit_gemm(plan, conf));
 }
 
 std::unique_ptr<GeneratedKernel> load_gemm(DType type, IsaLevel isa, int64_t rows, int64_t cols, const GemmConf& conf,
