@@ -63,10 +63,13 @@ uint8_t* StreamArena::take(size_t bytes) {
 StreamBuffer allocate_stream_buffer(size_t bytes, StreamArena* arena) {
   if (arena)
     if (uint8_t* p = arena->take(bytes)) return StreamBuffer(p, [](uint8_t*) {});
-  const size_t size = round_up(bytes, kLine);  // aligned_alloc wants a multiple of the alignment
+  const size_t size = round_up(bytes, kLine);
   const bool huge = size >= 2 * kHugePage;
-  auto* p = static_cast<uint8_t*>(std::aligned_alloc(huge ? kHugePage : kLine, size));
-  if (!p) throw std::bad_alloc();
+  // posix_memalign, not aligned_alloc: the latter wants the size to be a multiple of the
+  // alignment, which a huge-page-aligned buffer's unrounded size is not.
+  void* mem = nullptr;
+  if (posix_memalign(&mem, huge ? kHugePage : kLine, size) != 0) throw std::bad_alloc();
+  auto* p = static_cast<uint8_t*>(mem);
   if (huge) advise_huge(p, size);
   std::memset(p, 0, size);
   return StreamBuffer(p, [](uint8_t* q) { std::free(q); });
