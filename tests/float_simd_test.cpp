@@ -353,12 +353,14 @@ TEST_P(FloatSimd, Rope) {
 // Exact: f32 copies, f16 rounds to nearest even exactly as f32_to_f16 (including
 // subnormals and overflow to infinity). Rows of other tokens stay untouched.
 TEST_P(FloatSimd, KvStore) {
+  struct Heads { int kv_heads, head_size; };
   for (KvType type : {KvType::F32, KvType::F16})
     for (const char* name : {"kvstore.f32", "kvstore.f16kv"})
-      for (int kv_dim : {1, 7, 33, 256})
+      for (Heads h : {Heads{1, 1}, Heads{1, 7}, Heads{3, 11}, Heads{4, 64}})
         for (int pos0 : {0, 5}) {
+          const int kv_dim = h.kv_heads * h.head_size;
           SCOPED_TRACE(::testing::Message() << name << " cache=" << (type == KvType::F16 ? "f16" : "f32")
-                                            << " kv_dim=" << kv_dim << " pos0=" << pos0);
+                                            << " heads=" << h.kv_heads << "x" << h.head_size << " pos0=" << pos0);
           const int n_tokens = 4, context = pos0 + n_tokens + 1;
           std::vector<float> k = random_floats(static_cast<size_t>(kv_dim * n_tokens), 21, -2, 2);
           std::vector<float> v = random_floats(static_cast<size_t>(kv_dim * n_tokens), 22, -2, 2);
@@ -369,22 +371,25 @@ TEST_P(FloatSimd, KvStore) {
           std::vector<uint16_t> kc16(cells, 0x7777), vc16(cells, 0x7777);
           const bool f16 = type == KvType::F16;
           KvStoreArgs a{k.data(), v.data(), f16 ? static_cast<void*>(kc16.data()) : kc32.data(),
-                        f16 ? static_cast<void*>(vc16.data()) : vc32.data(), pos0, n_tokens, kv_dim, type};
+                        f16 ? static_cast<void*>(vc16.data()) : vc32.data(), pos0, n_tokens, kv_dim, h.head_size,
+                        context, type};
           fn(name)(&a, 1, 3);
-          for (int p = 0; p < context; ++p)
-            for (int i = 0; i < kv_dim; ++i) {
-              const size_t c = static_cast<size_t>(p * kv_dim + i);
-              const int t = p - pos0;
-              const bool written = t >= 1 && t < 3;
-              const size_t src = static_cast<size_t>(t * kv_dim + i);
-              if (f16) {
-                ASSERT_EQ(kc16[c], written ? f32_to_f16(k[src]) : 0x7777) << "p=" << p << " i=" << i;
-                ASSERT_EQ(vc16[c], written ? f32_to_f16(v[src]) : 0x7777) << "p=" << p << " i=" << i;
-              } else {
-                ASSERT_EQ(kc32[c], written ? k[src] : kUntouched) << "p=" << p << " i=" << i;
-                ASSERT_EQ(vc32[c], written ? v[src] : kUntouched) << "p=" << p << " i=" << i;
+          // Head g's positions are contiguous: element i of position p at (g * context + p) * head_size + i.
+          for (int g = 0; g < h.kv_heads; ++g)
+            for (int p = 0; p < context; ++p)
+              for (int i = 0; i < h.head_size; ++i) {
+                const size_t c = static_cast<size_t>((g * context + p) * h.head_size + i);
+                const int t = p - pos0;
+                const bool written = t >= 1 && t < 3;
+                const size_t src = static_cast<size_t>(t * kv_dim + g * h.head_size + i);
+                if (f16) {
+                  ASSERT_EQ(kc16[c], written ? f32_to_f16(k[src]) : 0x7777) << "g=" << g << " p=" << p << " i=" << i;
+                  ASSERT_EQ(vc16[c], written ? f32_to_f16(v[src]) : 0x7777) << "g=" << g << " p=" << p << " i=" << i;
+                } else {
+                  ASSERT_EQ(kc32[c], written ? k[src] : kUntouched) << "g=" << g << " p=" << p << " i=" << i;
+                  ASSERT_EQ(vc32[c], written ? v[src] : kUntouched) << "g=" << g << " p=" << p << " i=" << i;
+                }
               }
-            }
         }
 }
 
@@ -424,20 +429,20 @@ void check_attention(KernelFn f, KvType type, int n_heads, int n_kv_heads, int h
         for (int i = 0; i < hs; ++i) ASSERT_EQ(got[i], kUntouched);
         continue;
       }
-      const int n = pos0 + t + 1, kv = (h / group) * hs;
+      const int n = pos0 + t + 1, kv = (h / group) * context * hs;  // the kv head's first row
       const float* qh = q.data() + (t * n_heads + h) * hs;
       std::vector<double> p(static_cast<size_t>(n));
       double max = -1e300, sum = 0;
       for (int j = 0; j < n; ++j) {
         double s = 0;
-        for (int i = 0; i < hs; ++i) s += static_cast<double>(qh[i]) * kf[static_cast<size_t>(j * kv_dim + kv + i)];
+        for (int i = 0; i < hs; ++i) s += static_cast<double>(qh[i]) * kf[static_cast<size_t>(kv + j * hs + i)];
         p[static_cast<size_t>(j)] = s / std::sqrt(static_cast<double>(hs));
         max = std::max(max, p[static_cast<size_t>(j)]);
       }
       for (auto& x : p) sum += (x = std::exp(x - max));
       for (int i = 0; i < hs; ++i) {
         double want = 0;
-        for (int j = 0; j < n; ++j) want += p[static_cast<size_t>(j)] * vf[static_cast<size_t>(j * kv_dim + kv + i)];
+        for (int j = 0; j < n; ++j) want += p[static_cast<size_t>(j)] * vf[static_cast<size_t>(kv + j * hs + i)];
         ASSERT_NEAR(got[i], want / sum, 1e-5) << "t=" << t << " h=" << h << " i=" << i;  // max|v| = 1
       }
     }

@@ -268,11 +268,11 @@ std::vector<uint8_t> cache_of(const std::vector<float>& rows, KvType type) {
 void check_kv_store(const Variant& v, const Variant& ref) {
   std::mt19937 rng(5);
   for (KvType type : {KvType::F32, KvType::F16})
-    for (int kv_dim : {8, 64, 256}) {
-      const int context = 20, tokens = 5, pos0 = 7;
+    for (auto [kv_heads, head_size] : {std::pair{1, 8}, std::pair{2, 32}, std::pair{4, 64}}) {
+      const int context = 20, tokens = 5, pos0 = 7, kv_dim = kv_heads * head_size;
       auto k = random_floats(tokens * kv_dim, rng), val = random_floats(tokens * kv_dim, rng);
       std::vector<uint8_t> wk(context * kv_dim * 4), wv(wk.size()), gk(wk.size()), gv(wk.size());
-      KvStoreArgs a{k.data(), val.data(), wk.data(), wv.data(), pos0, tokens, kv_dim, type};
+      KvStoreArgs a{k.data(), val.data(), wk.data(), wv.data(), pos0, tokens, kv_dim, head_size, context, type};
       ref.fn(&a, 0, tokens);
       a.key_cache = gk.data();
       a.value_cache = gv.data();

@@ -153,7 +153,8 @@ void Forward::build_layer(int l) {
                       config_.rope_dim, config_.rope_base};
   L.kv_store = op(OpKind::KvStore, p + "kv_store", l, config_.kv_dim());
   L.kv_store.args.kv_store = {s_.k.data(), s_.v.data(), s_.key_cache.data() + cache_offset,
-                              s_.value_cache.data() + cache_offset, 0, 0, config_.kv_dim(), kv_type_};
+                              s_.value_cache.data() + cache_offset, 0, 0, config_.kv_dim(), config_.head_size(),
+                              context_, kv_type_};
   L.attention = op(OpKind::Attention, p + "attention", l, config_.dim);
   L.attention.args.attention = {s_.q.data(), s_.key_cache.data() + cache_offset, s_.value_cache.data() + cache_offset,
                                 s_.scores.data(), s_.xb.data(), 0, 0, config_.n_heads, config_.n_kv_heads,

@@ -78,14 +78,23 @@ struct RopeArgs {
 // KV cache element types.
 enum class KvType : int32_t { F32 = 0, F16 = 1 };
 
+// A layer's key (and value) cache is [n_kv_heads][context][head_size] of kv_type: each
+// kv head's positions lie one after the other, so that attention reads one sequential
+// stream per head (a [context][kv_dim] cache made it read head_size elements out of
+// every kv_dim, a strided walk that the prefetchers follow badly once the weights
+// streamed through the cache have evicted it).
+inline int64_t kv_cache_index(int64_t kv_head, int64_t pos, int32_t head_size, int32_t context) {
+  return (kv_head * context + pos) * head_size;
+}
+
 // units: tokens. Writes k[t] and v[t] into this layer's caches at position pos0 + t,
 // converted to the cache's element type.
 struct KvStoreArgs {
   const float* k;  // [n_tokens][kv_dim]
   const float* v;
-  void* key_cache;  // [context][kv_dim] of kv_type
+  void* key_cache;  // [kv_dim / head_size][context][head_size] of kv_type
   void* value_cache;
-  int32_t pos0, n_tokens, kv_dim;
+  int32_t pos0, n_tokens, kv_dim, head_size, context;
   KvType kv_type;
 };
 
@@ -95,7 +104,7 @@ struct KvStoreArgs {
 // scores is scratch of n_heads * context floats (row h belongs to head h).
 struct AttentionArgs {
   const float* q;  // [n_tokens][n_heads * head_size]
-  const void* key_cache;  // [context][kv_dim] of kv_type
+  const void* key_cache;  // [n_kv_heads][context][head_size] of kv_type
   const void* value_cache;
   float* scores;
   float* out;      // [n_tokens][n_heads * head_size]

@@ -351,13 +351,13 @@ void rope(const void* args, int64_t begin, int64_t end) {
 }
 
 namespace {
-// One row of `n` cache elements into `out` (f32 or f16 storage).
-void store_row(void* cache, KvType type, int64_t row, const float* src, int n) {
+// `n` cache elements at element `at` from `src` (f32 or f16 storage).
+void store_elements(void* cache, KvType type, int64_t at, const float* src, int n) {
   if (type == KvType::F32) {
-    std::memcpy(static_cast<float*>(cache) + row * n, src, sizeof(float) * n);
+    std::memcpy(static_cast<float*>(cache) + at, src, sizeof(float) * n);
     return;
   }
-  uint16_t* dst = static_cast<uint16_t*>(cache) + row * n;
+  uint16_t* dst = static_cast<uint16_t*>(cache) + at;
   for (int i = 0; i < n; ++i) dst[i] = f32_to_f16(src[i]);
 }
 
@@ -368,10 +368,13 @@ inline float cache_at(const void* cache, KvType type, int64_t i) {
 
 void kv_store(const void* args, int64_t begin, int64_t end) {
   const KvStoreArgs& a = *static_cast<const KvStoreArgs*>(args);
-  for (int64_t t = begin; t < end; ++t) {
-    store_row(a.key_cache, a.kv_type, a.pos0 + t, a.k + t * a.kv_dim, a.kv_dim);
-    store_row(a.value_cache, a.kv_type, a.pos0 + t, a.v + t * a.kv_dim, a.kv_dim);
-  }
+  for (int64_t t = begin; t < end; ++t)
+    for (int g = 0; g < a.kv_dim / a.head_size; ++g) {
+      const int64_t at = kv_cache_index(g, a.pos0 + t, a.head_size, a.context);
+      const int64_t src = t * a.kv_dim + g * a.head_size;
+      store_elements(a.key_cache, a.kv_type, at, a.k + src, a.head_size);
+      store_elements(a.value_cache, a.kv_type, at, a.v + src, a.head_size);
+    }
 }
 
 void softmax(float* x, int n) {
@@ -390,13 +393,13 @@ void attention(const void* args, int64_t begin, int64_t end) {
   const int group = a.n_heads / a.n_kv_heads, q_dim = a.n_heads * a.head_size;
   const float scale = 1.0f / std::sqrt(static_cast<float>(a.head_size));
   for (int64_t h = begin; h < end; ++h) {
-    const int64_t kv_offset = (h / group) * a.head_size;
+    const int64_t kv_head = h / group;
     float* att = a.scores + h * a.context;
     for (int32_t t = 0; t < a.n_tokens; ++t) {
       const int pos = a.pos0 + t;
       const float* qh = a.q + t * q_dim + h * a.head_size;
       for (int p = 0; p <= pos; ++p) {
-        const int64_t base = static_cast<int64_t>(p) * a.kv_dim + kv_offset;
+        const int64_t base = kv_cache_index(kv_head, p, a.head_size, a.context);
         float acc[kLanes] = {};
         int j = 0;
         for (; j + kLanes <= a.head_size; j += kLanes)
@@ -409,7 +412,7 @@ void attention(const void* args, int64_t begin, int64_t end) {
       float* oh = a.out + t * q_dim + h * a.head_size;
       std::memset(oh, 0, sizeof(float) * a.head_size);
       for (int p = 0; p <= pos; ++p) {
-        const int64_t base = static_cast<int64_t>(p) * a.kv_dim + kv_offset;
+        const int64_t base = kv_cache_index(kv_head, p, a.head_size, a.context);
         for (int i = 0; i < a.head_size; ++i) oh[i] += att[p] * cache_at(a.value_cache, a.kv_type, base + i);
       }
     }
