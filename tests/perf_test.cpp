@@ -375,6 +375,10 @@ TEST_F(PerfBenchCommand, JsonIsOneObjectWithEveryField) {
   const double macs = 2 * (2.0 * s.dim * s.dim + 2.0 * kv * s.dim + 3.0 * s.dim * s.hidden_dim) +
                       double(s.vocab_size) * s.dim;
   EXPECT_EQ(j.at("macs_per_token").number, macs);
+  // Generated positions 9..13 read the keys and values of positions 0..p: on average
+  // 12 positions of 2 layers x kv_dim f16 keys and values.
+  EXPECT_EQ(j.at("kv_bytes_per_token").number, 12.0 * 2 * s.n_layers * kv * 2);
+  EXPECT_GT(j.at("bytes_per_token").number, j.at("kv_bytes_per_token").number);
   const Json& variants = j.at("variants");
   ASSERT_EQ(variants.kind, Json::Array);
   ASSERT_FALSE(variants.array.empty());

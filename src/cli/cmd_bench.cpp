@@ -1,6 +1,7 @@
 // bareflow bench: prompt (batched) and generation speed, each against the bound that
 // limits it, both measured in the same run with the same threads:
-//   generation  bytes read per token / read bandwidth
+//   generation  bytes read per token (the weights, and the KV cache up to the token's
+//               position, averaged over the generated positions) / read bandwidth
 //   prompt      multiply-adds per token / peak 8-bit multiply-accumulate rate of the
 //               ISA level in use
 // --json prints the same figures as one JSON object and nothing else on stdout.
@@ -44,7 +45,8 @@ struct BenchReport {
   std::string kv_type;
   std::vector<std::pair<std::string, int>> variants;  // name, op instances, in first-use order
   std::string plan;  // "tuned (snapshot FILE)" or "fixed" 
-  uint64_t bytes_per_token = 0;
+  uint64_t bytes_per_token = 0;     // weights + KV cache
+  uint64_t kv_bytes_per_token = 0;  // of which the KV cache
   uint64_t macs_per_token = 0;  // every matmul once: a generated token
   uint64_t prompt_macs = 0;     // what one prompt of prompt_tokens did
   double prompt_tok_s = NAN, gen_tok_s = NAN;
@@ -78,6 +80,17 @@ std::vector<std::pair<std::string, int>> variants_in_use(const std::vector<OpIns
     }
   }
   return out;
+}
+
+// What attention reads per generated token, averaged over the n tokens generated from
+// position p0: the keys and values of positions 0..p in every layer at position p.
+uint64_t kv_bytes_read_per_token(const ModelConfig& c, KvType type, int p0, int n) {
+  if (n <= 0) return 0;
+  const uint64_t per_position = 2ull * static_cast<uint64_t>(c.n_layers) * static_cast<uint64_t>(c.kv_dim()) *
+                                (type == KvType::F16 ? 2 : 4);
+  const uint64_t positions = static_cast<uint64_t>(n) * static_cast<uint64_t>(p0) +
+                             static_cast<uint64_t>(n) * static_cast<uint64_t>(n + 1) / 2;  // sum of p + 1
+  return per_position * positions / static_cast<uint64_t>(n);
 }
 
 // Multiply-adds of the matmuls: per generated token, and for a prompt of n tokens in
@@ -223,7 +236,8 @@ std::string to_json(const BenchReport& r) {
   j.key("variants").open('[');
   for (const auto& [name, ops] : r.variants) j.open('{').field("name", name).field("ops", ops).close('}');
   j.close(']');
-  j.field("bytes_per_token", r.bytes_per_token).field("macs_per_token", r.macs_per_token);
+  j.field("bytes_per_token", r.bytes_per_token).field("kv_bytes_per_token", r.kv_bytes_per_token);
+  j.field("macs_per_token", r.macs_per_token);
   j.key("prompt").open('{').field("tokens", r.prompt_tokens).field("tok_s", r.prompt_tok_s);
   j.field("macs", r.prompt_macs).field("gop_s", r.prompt_gops()).field("pct_of_bound", r.prompt_pct()).close('}');
   j.key("generation").open('{').field("tokens", r.gen_tokens).field("tok_s", r.gen_tok_s);
@@ -246,8 +260,8 @@ void print_text(const BenchReport& r) {
   std::printf("plan:        %s\n", r.plan.c_str());
   std::printf("variants:\n");
   for (const auto& [name, ops] : r.variants) std::printf("  %-40s %4d ops\n", name.c_str(), ops);
-  std::printf("per token:   %.2f MiB read, %.2f M multiply-adds\n", r.bytes_per_token / 1048576.0,
-              r.macs_per_token / 1e6);
+  std::printf("per token:   %.2f MiB read (KV cache %.2f MiB of it), %.2f M multiply-adds\n",
+              r.bytes_per_token / 1048576.0, r.kv_bytes_per_token / 1048576.0, r.macs_per_token / 1e6);
   if (r.prompt_tokens > 0)
     std::printf("prompt:      %10.2f tok/s (median of %d, %d tokens), %.1f GOP/s = %.1f %% of the compute bound\n",
                 r.prompt_tok_s, r.repeats, r.prompt_tokens, r.prompt_gops(), r.prompt_pct());
@@ -313,7 +327,8 @@ void bench_command(const BenchOptions& o) {
   r.kv_type = o.kv_type;
   r.variants = variants_in_use(forward.ops());
   r.plan = session.loaded() ? "tuned (snapshot " + session.snapshot_file() + ")" : "fixed (no snapshot)";
-  r.bytes_per_token = model->bytes_read_per_token();
+  r.kv_bytes_per_token = kv_bytes_read_per_token(model->config, fo.kv_type, o.prompt_tokens, o.gen_tokens);
+  r.bytes_per_token = model->bytes_read_per_token() + r.kv_bytes_per_token;
   count_macs(forward.ops(), o.prompt_tokens, forward.batch(), r);
   r.prompt_tok_s = median(pp);
   r.gen_tok_s = median(tg);
