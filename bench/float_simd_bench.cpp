@@ -176,10 +176,12 @@ void register_level(IsaLevel isa) {
         std::string name = v->name + "/" + s.model + "/pos:" + std::to_string(pos) + "/tokens:1";
         benchmark::RegisterBenchmark(name.c_str(), bm_attention, v, type, s.n_heads, s.n_kv_heads, 64, pos, 1);
       }
-  {
+  {  // prompt chunks: grouped-query heads (TinyLlama), and heads with a kv head each (token pairs)
     const Variant* v = find("attention.f16kv");
     benchmark::RegisterBenchmark((v->name + "/tinyllama/pos:1000/tokens:64").c_str(), bm_attention, v, KvType::F16, 32,
                                  4, 64, 1000, 64);
+    benchmark::RegisterBenchmark((v->name + "/stories110M/pos:0/tokens:128").c_str(), bm_attention, v, KvType::F16,
+                                 12, 12, 64, 0, 128);
   }
   for (int64_t dim : {288, 768, 2048}) {
     const std::string d = "/dim:" + std::to_string(dim);
