@@ -1,6 +1,7 @@
 // int8 AVX-512 / AMX matmul variants: weight streaming (GB/s, n_tokens = 1) against this
 // machine's single-thread read bandwidth, and prompt throughput (GOP/s, 2 ops per MAC)
-// against the peak of vpdpbusd zmm, plus whole-model token steps of the stories models.
+// against the peak of vpdpbusd zmm, plus whole-model token steps (every matmul, repacked into one
+// arena in forward order as the forward pass does) against the bound `bareflow bench` uses.
 #include <benchmark/benchmark.h>
 #include <immintrin.h>
 
@@ -14,6 +15,9 @@
 #include "cpu/cpu.h"
 #include "kernels/quantize.h"
 #include "kernels/variant.h"
+#include "perf/bounds.h"
+#include "threads/pool.h"
+#include "util/stream_memory.h"
 
 // GCC 12's own _mm512_undefined_* (self-initialized) trips these at inlined intrinsics.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -110,34 +114,44 @@ struct Packed {
   int group = 0;
 };
 
-Packed pack(const Variant& v, DType type, const Shape& sh, bool from_dram) {
+// Random weights of one shape in the file's layout of `type`.
+struct NativeWeight {
+  std::vector<uint8_t> data;
+  std::vector<float> scales;
+  TensorView t;
+};
+
+NativeWeight native_weight(DType type, const Shape& sh) {
   std::mt19937 rng(42);
   std::normal_distribution<float> n(0.0f, 0.05f);
   std::vector<float> f(static_cast<size_t>(sh.rows * sh.cols));
   for (float& x : f) x = n(rng);
-  std::vector<uint8_t> data;
-  std::vector<float> scales;
-  TensorView t;
-  t.type = type;
-  t.rows = sh.rows;
-  t.cols = sh.cols;
+  NativeWeight w;
+  w.t.type = type;
+  w.t.rows = sh.rows;
+  w.t.cols = sh.cols;
   if (type == DType::I8G) {
-    t.group = sh.cols % 64 == 0 ? 64 : 32;
-    data.resize(f.size());
-    scales.resize(f.size() / t.group);
-    quantize_i8g(f.data(), reinterpret_cast<int8_t*>(data.data()), scales.data(), static_cast<int64_t>(f.size()),
-                 t.group);
-    t.scales = scales.data();
+    w.t.group = sh.cols % 64 == 0 ? 64 : 32;
+    w.data.resize(f.size());
+    w.scales.resize(f.size() / w.t.group);
+    quantize_i8g(f.data(), reinterpret_cast<int8_t*>(w.data.data()), w.scales.data(), static_cast<int64_t>(f.size()),
+                 w.t.group);
+    w.t.scales = w.scales.data();
   } else {
-    data.resize(row_bytes(type, sh.cols) * static_cast<size_t>(sh.rows));
-    quantize_row(type, f.data(), data.data(), static_cast<int64_t>(f.size()));
+    w.data.resize(row_bytes(type, sh.cols) * static_cast<size_t>(sh.rows));
+    quantize_row(type, f.data(), w.data.data(), static_cast<int64_t>(f.size()));
   }
-  t.data = data.data();
+  w.t.data = w.data.data();
+  return w;
+}
+
+Packed pack(const Variant& v, DType type, const Shape& sh, bool from_dram) {
+  const NativeWeight native = native_weight(type, sh);
   PackedWeight pw;
-  v.repack(t, pw);
+  v.repack(native.t, pw);
   Packed p;
   p.v = &v;
-  p.group = t.group;
+  p.group = native.t.group;
   p.bytes = pw.bytes;
   p.stride = (pw.bytes + 4095) / 4096 * 4096;
   if (from_dram) p.n_copies = (dram_footprint_mib() << 20) / p.stride + 1;
@@ -225,21 +239,43 @@ void BM_ModelToken(benchmark::State& s, std::string type_name, DType type, Model
                      Shape{"w2", m.dim, m.hidden}})
       shapes.push_back(sh);
   shapes.push_back({"cls", m.vocab, m.dim});
-  std::vector<Packed> packed;
+  // Repacked in forward order into one arena on huge pages, as the forward pass does
+  // (util/stream_memory.h): a token step is then one long stream.
+  size_t native_bytes = 0;
+  for (const Shape& sh : shapes) native_bytes += row_bytes(type, sh.cols) * static_cast<size_t>(sh.rows);
+  StreamArena arena(2 * native_bytes + (size_t{64} << 20));
+  std::vector<PackedWeight> packed(shapes.size());
   size_t bytes = 0;
-  for (const Shape& sh : shapes) {
-    packed.push_back(pack(*v, type, sh, false));
-    bytes += packed.back().bytes;
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    const NativeWeight native = native_weight(type, shapes[i]);
+    packed[i].arena = &arena;
+    v->repack(native.t, packed[i]);
+    bytes += packed[i].bytes;
   }
   Acts x(1, m.hidden);
   std::vector<float> out(static_cast<size_t>(m.vocab));
+  // The read bandwidth `bareflow bench` takes as the bound, before and after (the
+  // machine may be shared: the figure is only as steady as the two agree).
+  ThreadPool pool(1);
+  const double bound_before = measure_read_bandwidth(pool, CpuInfo::host(), 3).gbs;
   for (auto _ : s)
     for (size_t i = 0; i < shapes.size(); ++i) {
-      const MatmulArgs a = args_for(packed[i], shapes[i], x, out, 1, 0);
+      MatmulArgs a{};
+      a.w = packed[i].w;
+      a.w_scales = packed[i].w_scales;
+      a.xq = {x.qs.data(), x.d.data(), x.sum.data()};
+      a.out = out.data();
+      a.rows = shapes[i].rows;
+      a.cols = shapes[i].cols;
+      a.out_stride = shapes[i].rows;
+      a.n_tokens = 1;
       v->fn(&a, 0, shapes[i].rows);
     }
+  const double bound_after = measure_read_bandwidth(pool, CpuInfo::host(), 3).gbs;
   s.SetBytesProcessed(static_cast<int64_t>(s.iterations() * bytes));
   s.counters["tok/s"] = benchmark::Counter(static_cast<double>(s.iterations()), benchmark::Counter::kIsRate);
+  s.counters["bound_GB/s_before"] = bound_before;
+  s.counters["bound_GB/s_after"] = bound_after;
 }
 
 // Cache-resident token steps; "l1" fits the L1 cache (the kernel's compute limit).
@@ -253,7 +289,9 @@ const Shape kPromptShapes[] = {
     {"110M.wq", 768, 768}, {"110M.w1", 2048, 768}, {"tiny.wq", 2048, 2048}, {"tiny.w2", 2048, 5632}};
 // A 64-token prompt chunk on the TinyLlama MLP shapes (every type runs these).
 const Shape kChunkShapes[] = {{"tiny.w1", 5632, 2048}, {"tiny.w2", 2048, 5632}};
-const ModelShape kModels[] = {{"stories15M", 288, 768, 288, 32000, 6}, {"stories110M", 768, 2048, 768, 32000, 12}};
+const ModelShape kModels[] = {{"stories15M", 288, 768, 288, 32000, 6},
+                              {"stories110M", 768, 2048, 768, 32000, 12},
+                              {"tinyllama", 2048, 5632, 256, 32000, 22}};
 
 struct TypeName {
   DType type;
