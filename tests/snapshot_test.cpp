@@ -421,6 +421,17 @@ TEST(Snapshot, CommandShowVerifyClear) {
   EXPECT_EQ(run_bareflow("snapshot verify --state " + state + " -m " + model, out), 0) << out;
   EXPECT_EQ(out, good + ": OK\n");
 
+  // A run with --max-isa keys its snapshot to this CPU capped at that level: usable by
+  // such runs, which verify says.
+  if (CpuInfo::host().level > IsaLevel::Sse2) {
+    Snapshot capped = s;
+    capped.key.cpu_signature = CpuInfo::host().capped(IsaLevel::Sse2).signature();
+    save_snapshot_atomic(good, capped);
+    EXPECT_EQ(run_bareflow("snapshot verify --state " + state, out), 0) << out;
+    EXPECT_EQ(out, good + ": OK (for runs with --max-isa sse2)\n");
+    save_snapshot_atomic(good, s);
+  }
+
   // A corrupt one and a foreign-CPU one beside it.
   std::vector<uint8_t> bytes = read_bytes(good);
   bytes[bytes.size() / 2] ^= 4;

@@ -201,8 +201,9 @@ TEST_P(QuantizedModels, PromptClassesRaceGeneratedGemmsAndSettleWithinTheReferen
   // Where a GEMM generator covers the type and level, its kernels raced (tier 1 names
   // its first conf; the later ones show by name only when they win or are dropped).
   const DType type = GetParam();
-  if (!jit::gemm_knob_space(type, tuned.cpu().level).empty())
+  if (!jit::gemm_knob_space(type, tuned.cpu().level).empty()) {
     EXPECT_NE(text.find("tier 1 generated: racing gemm "), std::string::npos) << text;
+  }
   // A batched prompt through the tuned kernels against the reference, token by token.
   Forward reference(*model, ForwardOptions{.threads = 1, .reference = true});
   const float* got = tuned.prompt(prompt.data(), 16, 0);
