@@ -92,7 +92,7 @@ void bm_matmul(benchmark::State& state, const Variant* v, DType type, int64_t ro
 void bm_attention(benchmark::State& state, const Variant* v, KvType type, int n_heads, int n_kv_heads, int hs, int pos,
                   int n_tokens) {
   const int kv_dim = n_kv_heads * hs, context = pos + n_tokens;
-  const size_t esize = type == KvType::F16 ? 2 : 4;
+  const size_t esize = kv_element_bytes(type);
   const size_t cache_bytes = static_cast<size_t>(context) * kv_dim * esize;
   Buffer k = aligned(cache_bytes), val = aligned(cache_bytes);
   std::vector<float> kf = random_floats(static_cast<size_t>(context) * kv_dim, 3);

@@ -253,7 +253,7 @@ void check_swiglu_add(const Variant& v, const Variant& ref) {
 
 // A filled cache of `positions` rows in `type`.
 std::vector<uint8_t> cache_of(const std::vector<float>& rows, KvType type) {
-  std::vector<uint8_t> out(rows.size() * (type == KvType::F16 ? 2 : 4));
+  std::vector<uint8_t> out(rows.size() * kv_element_bytes(type));
   for (size_t i = 0; i < rows.size(); ++i) {
     if (type == KvType::F32)
       std::memcpy(out.data() + 4 * i, &rows[i], 4);

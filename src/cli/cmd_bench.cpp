@@ -87,7 +87,7 @@ std::vector<std::pair<std::string, int>> variants_in_use(const std::vector<OpIns
 uint64_t kv_bytes_read_per_token(const ModelConfig& c, KvType type, int p0, int n) {
   if (n <= 0) return 0;
   const uint64_t per_position = 2ull * static_cast<uint64_t>(c.n_layers) * static_cast<uint64_t>(c.kv_dim()) *
-                                (type == KvType::F16 ? 2 : 4);
+                                static_cast<uint64_t>(kv_element_bytes(type));
   const uint64_t positions = static_cast<uint64_t>(n) * static_cast<uint64_t>(p0) +
                              static_cast<uint64_t>(n) * static_cast<uint64_t>(n + 1) / 2;  // sum of p + 1
   return per_position * positions / static_cast<uint64_t>(n);

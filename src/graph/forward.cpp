@@ -18,7 +18,7 @@ Q8Buffer::Q8Buffer(int64_t rows, int64_t cols) {
 
 namespace {
 size_t kv_bytes(const ModelConfig& c, int context, KvType type) {
-  return static_cast<size_t>(c.n_layers) * context * c.kv_dim() * (type == KvType::F16 ? 2 : 4);
+  return static_cast<size_t>(c.n_layers) * context * c.kv_dim() * kv_element_bytes(type);
 }
 }  // namespace
 
@@ -140,7 +140,7 @@ OpInstance Forward::residual(const std::string& name, int layer, const float* de
 void Forward::build_layer(int l) {
   const LayerWeights& w = model_.layers[l];
   const std::string p = "blk." + std::to_string(l) + ".";
-  const size_t cache_offset = static_cast<size_t>(l) * context_ * config_.kv_dim() * (kv_type_ == KvType::F16 ? 2 : 4);
+  const size_t cache_offset = static_cast<size_t>(l) * context_ * config_.kv_dim() * kv_element_bytes(kv_type_);
   LayerOps& L = layers_[l];
 
   L.attn_norm = rmsnorm(p + "attn_norm", l, w.attn_norm, s_.x.data(), s_.xb.data());

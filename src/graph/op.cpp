@@ -52,7 +52,7 @@ uint64_t OpInstance::bytes_per_call() const {
     case OpKind::Attention: {
       const AttentionArgs& a = args.attention;
       const uint64_t positions = n * static_cast<uint64_t>(a.pos0) + n * (n + 1) / 2;
-      return 2ull * (a.kv_type == KvType::F16 ? 2 : 4) * positions * static_cast<uint64_t>(a.kv_dim);
+      return 2ull * kv_element_bytes(a.kv_type) * positions * static_cast<uint64_t>(a.kv_dim);
     }
     default: return 4ull * 3 * n * static_cast<uint64_t>(rows);
   }

@@ -78,6 +78,8 @@ struct RopeArgs {
 // KV cache element types.
 enum class KvType : int32_t { F32 = 0, F16 = 1 };
 
+inline int kv_element_bytes(KvType t) { return t == KvType::F16 ? 2 : 4; }
+
 // A layer's key (and value) cache is [n_kv_heads][context][head_size] of kv_type: each
 // kv head's positions lie one after the other, so that attention reads one sequential
 // stream per head (a [context][kv_dim] cache made it read head_size elements out of
