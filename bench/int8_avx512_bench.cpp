@@ -170,19 +170,25 @@ struct Acts {
       : qs(static_cast<size_t>(n_tokens * cols), 3), d(qs.size() / 32, 0.01f), sum(qs.size() / 32, 96) {}
 };
 
-MatmulArgs args_for(const Packed& p, const Shape& sh, Acts& x, std::vector<float>& out, int n_tokens, size_t copy) {
+MatmulArgs matmul_args(const void* w, const float* w_scales, int group, const Shape& sh, Acts& x,
+                       std::vector<float>& out, int n_tokens) {
   MatmulArgs a{};
-  const uint8_t* w = p.copies.get() + copy * p.stride;
   a.w = w;
-  a.w_scales = p.scales_at >= 0 ? reinterpret_cast<const float*>(w + p.scales_at) : nullptr;
+  a.w_scales = w_scales;
   a.xq = {x.qs.data(), x.d.data(), x.sum.data()};
   a.out = out.data();
   a.rows = sh.rows;
   a.cols = sh.cols;
   a.out_stride = sh.rows;
   a.n_tokens = n_tokens;
-  a.group = p.group;
+  a.group = group;
   return a;
+}
+
+MatmulArgs args_for(const Packed& p, const Shape& sh, Acts& x, std::vector<float>& out, int n_tokens, size_t copy) {
+  const uint8_t* w = p.copies.get() + copy * p.stride;
+  const float* scales = p.scales_at >= 0 ? reinterpret_cast<const float*>(w + p.scales_at) : nullptr;
+  return matmul_args(w, scales, p.group, sh, x, out, n_tokens);
 }
 
 const KernelRegistry& registry() {
@@ -245,32 +251,23 @@ void BM_ModelToken(benchmark::State& s, std::string type_name, DType type, Model
   for (const Shape& sh : shapes) native_bytes += row_bytes(type, sh.cols) * static_cast<size_t>(sh.rows);
   StreamArena arena(2 * native_bytes + (size_t{64} << 20));
   std::vector<PackedWeight> packed(shapes.size());
+  Acts x(1, m.hidden);
+  std::vector<float> out(static_cast<size_t>(m.vocab));
+  std::vector<MatmulArgs> args;
   size_t bytes = 0;
   for (size_t i = 0; i < shapes.size(); ++i) {
     const NativeWeight native = native_weight(type, shapes[i]);
     packed[i].arena = &arena;
     v->repack(native.t, packed[i]);
     bytes += packed[i].bytes;
+    args.push_back(matmul_args(packed[i].w, packed[i].w_scales, native.t.group, shapes[i], x, out, 1));
   }
-  Acts x(1, m.hidden);
-  std::vector<float> out(static_cast<size_t>(m.vocab));
   // The read bandwidth `bareflow bench` takes as the bound, before and after (the
   // machine may be shared: the figure is only as steady as the two agree).
   ThreadPool pool(1);
   const double bound_before = measure_read_bandwidth(pool, CpuInfo::host(), 3).gbs;
   for (auto _ : s)
-    for (size_t i = 0; i < shapes.size(); ++i) {
-      MatmulArgs a{};
-      a.w = packed[i].w;
-      a.w_scales = packed[i].w_scales;
-      a.xq = {x.qs.data(), x.d.data(), x.sum.data()};
-      a.out = out.data();
-      a.rows = shapes[i].rows;
-      a.cols = shapes[i].cols;
-      a.out_stride = shapes[i].rows;
-      a.n_tokens = 1;
-      v->fn(&a, 0, shapes[i].rows);
-    }
+    for (size_t i = 0; i < shapes.size(); ++i) v->fn(&args[i], 0, shapes[i].rows);
   const double bound_after = measure_read_bandwidth(pool, CpuInfo::host(), 3).gbs;
   s.SetBytesProcessed(static_cast<int64_t>(s.iterations() * bytes));
   s.counters["tok/s"] = benchmark::Counter(static_cast<double>(s.iterations()), benchmark::Counter::kIsRate);
